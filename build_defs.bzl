@@ -11,7 +11,9 @@ PT2E_COPTS = [
     "-ffp-contract=off",
     "-Wall",
     "-Wno-unused-parameter",
-    "-Wno-unknown-pragmas",
+    # at::parallel_for is an inline `#pragma omp parallel` when LibTorch uses
+    # OpenMP (Debian's and the pip wheels do); without this it runs serially.
+    "-fopenmp",
 ]
 
 # Vectorized loops are compiled once per instruction set and chosen at run

@@ -110,7 +110,8 @@ cc_library(
     hdrs = glob(["include/**/*.h", "include/**/*.hpp", "include/**/*.cuh"]),
     includes = ["include", "include/torch/csrc/api/include"],
     defines = ["_GLIBCXX_USE_CXX11_ABI={abi}"],
-    linkopts = ["-L{lib_dir}"] + {rpath} + {cpu_links},
+    # -fopenmp: ATen's inline parallel_for uses OpenMP (see build_defs.bzl).
+    linkopts = ["-L{lib_dir}"] + {rpath} + {cpu_links} + ["-fopenmp"],
 )
 """.format(source = source, abi = abi, lib_dir = lib_dir, rpath = rpath, cpu_links = cpu_links)
     if has_cuda:

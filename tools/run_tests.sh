@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Every test of the project, from a fresh Debian bookworm machine:
+#   1. apt packages (tools/install_deps.sh)
+#   2. Bazel: build libtorch_pt2e.so and run the GoogleTest binaries (torch 1.13)
+#   3. pytest with Debian's /usr/bin/python3 and torch 1.13
+#   4. the trixie root with torch 2.6: CMake build, GoogleTest, pytest,
+#      including parity with upstream's ops and coexistence with them
+# Extra arguments are passed to pytest (e.g. -k per_tensor).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { echo; echo "=== $* ==="; }
+
+step "dependencies"
+tools/install_deps.sh
+
+step "bazel build + GoogleTest (LibTorch $(dpkg-query -W -f='${Version}' libtorch-dev))"
+bazel build //:torch_pt2e //tests/...
+bazel test //tests/...
+
+step "pytest (torch 1.13, /usr/bin/python3)"
+TORCH_PT2E_LIBRARY="$PWD/bazel-bin/libtorch_pt2e.so" /usr/bin/python3 -m pytest -q -rs tests "$@"
+
+step "trixie root (torch 2.6): CMake build, GoogleTest, pytest"
+tools/trixie_root.sh run tools/trixie_tests.sh "$@"
+
+echo
+echo "All tests passed."

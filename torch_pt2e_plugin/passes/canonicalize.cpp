@@ -1,0 +1,182 @@
+#include "torch_pt2e_plugin/passes/canonicalize.h"
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/passes/constant_pooling.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/passes/freeze_module.h>
+#include <torch/csrc/jit/passes/fuse_linear.h>
+#include <torch/csrc/jit/passes/remove_mutation.h>
+
+#include "torch_pt2e_plugin/passes/graph_utils.h"
+
+namespace torch_pt2e {
+namespace passes {
+namespace {
+
+using torch::jit::Graph;
+using torch::jit::Module;
+using torch::jit::Node;
+using torch::jit::Value;
+
+// aten::_convolution argument slots.
+constexpr size_t kConvInput = 0, kConvWeight = 1, kConvBias = 2, kConvStride = 3, kConvPadding = 4,
+                 kConvDilation = 5, kConvTransposed = 6, kConvOutputPadding = 7, kConvGroups = 8;
+// aten::batch_norm argument slots.
+constexpr size_t kBnInput = 0, kBnWeight = 1, kBnBias = 2, kBnMean = 3, kBnVar = 4, kBnTraining = 5, kBnEps = 7;
+
+// Rank of the convolution's weight: from the attribute it reads, else from
+// the traced type.
+c10::optional<int64_t> weight_rank(Value* weight, const Module& owner) {
+  if (const auto tensor = attribute_tensor(weight, owner)) return tensor->dim();
+  if (const auto type = weight->type()->cast<c10::TensorType>()) {
+    if (const auto dims = type->dim()) return static_cast<int64_t>(*dims);
+  }
+  return c10::nullopt;
+}
+
+// aten::_convolution(input, weight, bias, stride, padding, dilation,
+//                    transposed, output_padding, groups, ...)
+//   -> aten::conv{N}d(input, weight, bias, stride, padding, dilation, groups)
+//   -> aten::conv_transpose{N}d(input, weight, bias, stride, padding,
+//                               output_padding, groups, dilation)
+bool rewrite_convolution(Node* node, const Module& owner) {
+  const auto transposed = constant_value(node->input(kConvTransposed));
+  const auto rank = weight_rank(node->input(kConvWeight), owner);
+  if (!transposed || !transposed->isBool() || !rank || *rank < 3 || *rank > 5) return false;
+  const int64_t spatial = *rank - 2;
+  Graph* graph = node->owningGraph();
+  torch::jit::WithInsertPoint guard(node);
+  Node* replacement = nullptr;
+  if (!transposed->toBool()) {
+    const c10::Symbol kind = c10::Symbol::fromQualString("aten::conv" + std::to_string(spatial) + "d");
+    replacement = graph->create(kind, {node->input(kConvInput), node->input(kConvWeight), node->input(kConvBias),
+                                       node->input(kConvStride), node->input(kConvPadding),
+                                       node->input(kConvDilation), node->input(kConvGroups)});
+  } else {
+    const c10::Symbol kind = c10::Symbol::fromQualString("aten::conv_transpose" + std::to_string(spatial) + "d");
+    replacement = graph->create(kind, {node->input(kConvInput), node->input(kConvWeight), node->input(kConvBias),
+                                       node->input(kConvStride), node->input(kConvPadding),
+                                       node->input(kConvOutputPadding), node->input(kConvGroups),
+                                       node->input(kConvDilation)});
+  }
+  graph->insertNode(replacement);
+  replacement->output()->setType(node->output()->type());
+  copy_metadata(node, replacement);
+  node->output()->replaceAllUsesWith(replacement->output());
+  node->destroy();
+  return true;
+}
+
+bool is_conv(const Node* node) {
+  const auto kind = node->kind();
+  return kind == c10::aten::conv1d || kind == c10::aten::conv2d || kind == c10::aten::conv3d ||
+         kind == c10::aten::conv_transpose1d || kind == c10::aten::conv_transpose2d ||
+         kind == c10::aten::conv_transpose3d;
+}
+
+bool is_conv_transpose(const Node* node) {
+  const auto kind = node->kind();
+  return kind == c10::aten::conv_transpose1d || kind == c10::aten::conv_transpose2d ||
+         kind == c10::aten::conv_transpose3d;
+}
+
+// conv -> batch_norm(training=False), with the conv output used by the batch
+// norm alone: batch norm folded into new weight/bias attributes of `owner`
+// with torch.nn.utils.fusion.fuse_conv_bn_weights' arithmetic (so weights
+// are bit-identical with upstream's _fuse_conv_bn_).
+bool fold_conv_bn(Node* bn, Module& owner) {
+  Value* bn_input = bn->input(kBnInput);
+  Node* conv = bn_input->node();
+  if (!is_conv(conv) || bn_input->uses().size() != 1) return false;
+  const auto training = constant_value(bn->input(kBnTraining));
+  const auto eps = constant_value(bn->input(kBnEps));
+  if (!training || !training->isBool() || training->toBool() || !eps || !eps->isDouble()) return false;
+  const auto conv_w = attribute_tensor(conv->input(1), owner);
+  const auto mean = attribute_tensor(bn->input(kBnMean), owner);
+  const auto var = attribute_tensor(bn->input(kBnVar), owner);
+  if (!conv_w || !mean || !var) return false;
+  // Optional tensors: an attribute, or a None constant.
+  auto optional_tensor = [&](Value* v, c10::optional<at::Tensor>& out) {
+    if (const auto t = attribute_tensor(v, owner)) {
+      out = *t;
+      return true;
+    }
+    const auto c = constant_value(v);
+    if (!c) {
+      const auto attr = attribute_value(v, owner);
+      return attr && attr->isNone();
+    }
+    return c->isNone();
+  };
+  c10::optional<at::Tensor> conv_b, bn_w, bn_b;
+  if (!optional_tensor(conv->input(2), conv_b) || !optional_tensor(bn->input(kBnWeight), bn_w) ||
+      !optional_tensor(bn->input(kBnBias), bn_b)) {
+    return false;
+  }
+  const bool transpose = is_conv_transpose(conv);
+  if (transpose) {
+    const auto groups = constant_value(conv->input(6));
+    if (!groups || !groups->isInt() || groups->toInt() != 1) return false;  // out channels are not dim 1
+  }
+
+  at::NoGradGuard no_grad;
+  const at::Tensor w = *conv_w;
+  const at::Tensor b = conv_b ? *conv_b : at::zeros_like(*mean);
+  const at::Tensor gamma = bn_w ? *bn_w : at::ones_like(*mean);
+  const at::Tensor beta = bn_b ? *bn_b : at::zeros_like(*mean);
+  const at::Tensor var_rsqrt = at::rsqrt(*var + eps->toDouble());
+  std::vector<int64_t> shape(w.dim(), 1);
+  shape[transpose ? 1 : 0] = -1;
+  const at::Tensor fused_w = (w * (gamma * var_rsqrt).reshape(shape)).to(w.scalar_type());
+  const at::Tensor fused_b = ((b - *mean) * var_rsqrt * gamma + beta).to(conv_b ? conv_b->scalar_type() : w.scalar_type());
+
+  Graph& graph = *conv->owningGraph();
+  const auto weight_ref = resolve_attribute(conv->input(1), owner);
+  std::string base = weight_ref ? weight_ref->path : std::string("conv.weight");
+  for (auto& c : base) c = c == '.' ? '_' : c;
+  Value* new_w = add_tensor_attribute(owner, graph, base + "_fused_bn", fused_w, /*is_parameter=*/true);
+  Value* new_b = add_tensor_attribute(owner, graph, base + "_fused_bn_bias", fused_b, /*is_parameter=*/true);
+  conv->replaceInput(1, new_w);
+  conv->replaceInput(2, new_b);
+  bn->output()->replaceAllUsesWith(conv->output());
+  bn->destroy();
+  return true;
+}
+
+}  // namespace
+
+bool rewrite_convolution_calls(const std::shared_ptr<Graph>& graph, const Module& owner) {
+  bool changed = false;
+  for (auto it = graph->nodes().begin(); it != graph->nodes().end();) {
+    Node* node = *it++;
+    if (node->kind() == c10::aten::_convolution) changed |= rewrite_convolution(node, owner);
+  }
+  return changed;
+}
+
+Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptions& options) {
+  TORCH_CHECK(module.find_method("forward"), "prepare_pt2e: the module has no forward method");
+  // freeze_module inlines every call, folds non-tensor attributes (training
+  // flags, hyper-parameters) to constants, drops what forward does not use,
+  // and with preserveParameters keeps parameters and buffers as attributes.
+  Module frozen = torch::jit::freeze_module(module, /*preservedAttrs=*/{}, /*freezeInterfaces=*/true,
+                                            /*preserveParameters=*/true);
+  auto graph = frozen.get_method("forward").graph();
+  rewrite_convolution_calls(graph, frozen);
+  torch::jit::FuseLinear(graph);
+  torch::jit::RemoveTensorMutation(graph);
+  if (options.fold_conv_bn) {
+    for (auto it = graph->nodes().begin(); it != graph->nodes().end();) {
+      Node* node = *it++;
+      if (node->kind() == c10::aten::batch_norm) fold_conv_bn(node, frozen);
+    }
+  }
+  torch::jit::EliminateDeadCode(graph);
+  torch::jit::ConstantPooling(graph);
+  return frozen;
+}
+
+}  // namespace passes
+}  // namespace torch_pt2e

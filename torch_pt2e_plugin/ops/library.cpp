@@ -10,6 +10,7 @@
 #include <c10/util/Exception.h>
 #include <torch/version.h>
 
+#include "torch_pt2e_plugin/observers/observer_ops.h"
 #include "torch_pt2e_plugin/ops/build_info.h"
 #include "torch_pt2e_plugin/ops/per_tensor.h"
 
@@ -19,7 +20,7 @@ namespace {
 
 // The families in upstream's order of definition; the plugin's own namespace last.
 std::vector<OpFamily> all_families() {
-  return {per_tensor_ops(), build_info_ops()};
+  return {per_tensor_ops(), build_info_ops(), observers::observer_ops()};
 }
 
 // In a Python process whose torch defines quantized_decomposed in Python,

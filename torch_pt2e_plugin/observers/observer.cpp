@@ -22,9 +22,9 @@ constexpr const char* kKindAttribute = "observer_kind";
 // ---- TorchScript name resolution --------------------------------------------
 
 // The default resolver maps `torch` to the aten namespace only, so
-// `torch.ops.torch_pt2e.f` would look for aten::ops. These values resolve
-// `torch.ops.<namespace>.<op>` to the registered op and everything else under
-// `torch.` as before; the same on LibTorch 1.13 and 2.x.
+// `torch.ops.torch_pt2e.f` would look for aten::ops. This one resolves
+// `torch.ops.<namespace>.<op>` to the registered op, everything else under
+// `torch.` as before, and `Exception`; the same on LibTorch 1.13 and 2.x.
 struct OpsNamespacesValue : torch::jit::SugaredValue {
   std::string kind() const override { return "torch.ops"; }
   std::shared_ptr<torch::jit::SugaredValue> attr(const torch::jit::SourceRange& loc, torch::jit::GraphFunction& m,
@@ -46,6 +46,8 @@ struct TorchOpsResolver : torch::jit::Resolver {
   std::shared_ptr<torch::jit::SugaredValue> resolveValue(const std::string& name, torch::jit::GraphFunction& m,
                                                          const torch::jit::SourceRange& loc) override {
     if (name == "torch") return std::make_shared<TorchModuleValue>();
+    // Python's builtins come from the Python resolver, absent here.
+    if (name == "Exception") return std::make_shared<torch::jit::ExceptionValue>(name);
     return nullptr;
   }
   c10::TypePtr resolveType(const std::string& name, const torch::jit::SourceRange& loc) override { return nullptr; }
@@ -259,8 +261,14 @@ void check_observer(const torch::jit::Module& module, const char* what) {
 torch::jit::Module add_observer(torch::jit::Module& owner, const std::string& name, const ObserverConfig& config) {
   validate(config);
   TORCH_CHECK(is_identifier(name), "add_observer: the observer name must be a Python identifier, got \"", name, "\"");
-  TORCH_CHECK(!owner.hasattr(name), "add_observer: ", owner.type()->name()->qualifiedName(),
-              " already has an attribute named \"", name, "\"");
+  // A class shared by several instances (TorchScript gives every scripted
+  // instance of a Python class one type) may already declare `name` because
+  // an observer was added to another instance; this instance's slot is empty.
+  const auto declared_slot = owner.type()->findAttributeSlot(name);
+  const bool declared_elsewhere = declared_slot && (*declared_slot >= owner._ivalue()->slots().size() ||
+                                                    owner._ivalue()->getSlot(*declared_slot).isNone());
+  TORCH_CHECK(!owner.hasattr(name) || declared_elsewhere, "add_observer: ",
+              owner.type()->name()->qualifiedName(), " already has an attribute named \"", name, "\"");
   const auto attributes = attributes_for(config, owner.is_training());
   const auto cu = owner._ivalue()->compilation_unit();
   const c10::QualifiedName class_name(std::string(observer_qualified_prefix()) + kind_name(config.kind));
@@ -273,6 +281,13 @@ torch::jit::Module add_observer(torch::jit::Module& owner, const std::string& na
     observer.register_attribute(a.name, a.type, a.value, /*is_param=*/false, a.is_buffer);
   }
   if (!reuse) observer.define(methods_source(config.kind), std::make_shared<TorchOpsResolver>());
+  if (declared_elsewhere) {
+    const auto& declared = owner.type()->getAttribute(*declared_slot);
+    TORCH_CHECK(*declared == *observer.type(), "add_observer: the class ", owner.type()->name()->qualifiedName(),
+                " of the owner is shared with another module that has \"", name, "\" of type ", declared->repr_str(),
+                ", which a ", kind_name(config.kind),
+                " cannot fill; use another name or give the owner its own class (Module::clone)");
+  }
   owner.register_module(name, observer);
   return observer;
 }

@@ -26,9 +26,12 @@ namespace observers {
 
 // Creates an observer for `config` (validated first) and registers it on
 // `owner` as submodule `name`, which must be a valid identifier and not yet an
-// attribute of owner. Owner's class gains the attribute, so owner should be
-// the only instance of its class (true of a top-level module). The observer
-// starts in owner's training mode. Returns the observer.
+// attribute of owner. Owner's class gains the attribute; when the class is
+// shared with other instances (scripting one Python class twice gives one
+// type), those get an empty slot that add_observer can later fill with an
+// observer of the same kind, and saving them before that fails, so the flow
+// should give the top module its own class first. The observer starts in
+// owner's training mode. Returns the observer.
 torch::jit::Module add_observer(torch::jit::Module& owner, const std::string& name, const ObserverConfig& config);
 
 // True for modules created by add_observer (also after save and load).

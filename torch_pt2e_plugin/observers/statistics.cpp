@@ -29,9 +29,14 @@ bool same_value(const at::Tensor& a, const at::Tensor& b) { return at::eq(a, b).
 
 // torch.aminmax(x.to(float32)) as 0-d float32 tensors. Rounding to float32 is
 // monotonic, so the extrema of the converted tensor are the converted
-// extrema of the original: the conversion (a pass over a copy) is skipped.
+// extrema of the original: for float64 and integer inputs the conversion (a
+// pass over a copy) is skipped. float16/bfloat16 are converted, as aminmax
+// has no kernel for them in LibTorch 1.13.
 std::tuple<at::Tensor, at::Tensor> aminmax_as_float(const at::Tensor& x) {
-  if (x.scalar_type() == at::kBool || at::isComplexType(x.scalar_type())) return at::aminmax(x.to(at::kFloat));
+  const auto dtype = x.scalar_type();
+  if (dtype != at::kFloat && dtype != at::kDouble && !at::isIntegralType(dtype, /*includeBool=*/false)) {
+    return at::aminmax(x.to(at::kFloat));
+  }
   at::Tensor lo, hi;
   std::tie(lo, hi) = at::aminmax(x);
   return std::make_tuple(lo.to(at::kFloat), hi.to(at::kFloat));

@@ -25,8 +25,17 @@ ensure_mounts() {
   done
 }
 
+# True when every package of $PACKAGES is in the stamp (checkouts of
+# different branches may list different packages; none undoes another's).
+installed_per_stamp() {
+  [ -f "$STAMP" ] || return 1
+  for p in $PACKAGES; do
+    tr ' ' '\n' <"$STAMP" | grep -qxF -- "$p" || return 1
+  done
+}
+
 ensure() {
-  if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$PACKAGES" ]; then
+  if installed_per_stamp; then
     return 0
   fi
   command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
@@ -45,7 +54,7 @@ ensure() {
     tail -20 "$ROOT.apt.log" >&2
     exit 1
   }
-  echo "$PACKAGES" >"$STAMP"
+  echo $( (cat "$STAMP" 2>/dev/null || true; echo "$PACKAGES") | tr ' ' '\n' | sort -u) >"$STAMP"
 }
 
 run() {

@@ -11,6 +11,7 @@
 #include <torch/version.h>
 
 #include "torch_pt2e_plugin/flow/flow_ops.h"
+#include "torch_pt2e_plugin/observers/observer_ops.h"
 #include "torch_pt2e_plugin/ops/build_info.h"
 #include "torch_pt2e_plugin/ops/per_tensor.h"
 
@@ -20,7 +21,7 @@ namespace {
 
 // The families in upstream's order of definition; the plugin's own namespace last.
 std::vector<OpFamily> all_families() {
-  return {per_tensor_ops(), build_info_ops(), flow::flow_ops()};
+  return {per_tensor_ops(), build_info_ops(), observers::observer_ops(), flow::flow_ops()};
 }
 
 // In a Python process whose torch defines quantized_decomposed in Python,

@@ -10,6 +10,8 @@ namespace observers {
 namespace {
 
 constexpr const char* kClassName = "__torch__.torch_pt2e.observers.DerivedObserver";
+// Mangled or loaded classes keep this prefix ("...observers.___torch_mangle_3.DerivedObserver").
+constexpr const char* kClassPrefix = "__torch__.torch_pt2e.observers.";
 
 int64_t optional_to_int(const c10::optional<int64_t>& value, int64_t missing) { return value ? *value : missing; }
 
@@ -42,8 +44,10 @@ def forward(self, x: Tensor) -> Tensor:
 }
 
 bool is_derived_observer(const torch::jit::Module& module) {
-  const auto name = module.type()->name();
-  return name && name->qualifiedName().rfind(kClassName, 0) == 0 && module.hasattr("derive_qparams_fn");
+  const auto& type = module.type();
+  const auto name = type->name();
+  return name && name->qualifiedName().rfind(kClassPrefix, 0) == 0 && name->name() == "DerivedObserver" &&
+         type->findAttribute("derive_qparams_fn");
 }
 
 DerivedObserverConfig read_derived_config(const torch::jit::Module& observer) {

@@ -145,6 +145,26 @@ bool fold_conv_bn(Node* bn, Module& owner) {
   return true;
 }
 
+// Optional[Tensor] attributes (a conv's bias) that hold a tensor are read as
+// Tensor, through prim::unchecked_cast, so quantize/dequantize can take them
+// and the module still saves and loads (the attribute keeps its type).
+bool refine_optional_tensor_attributes(Graph& graph, const Module& owner) {
+  bool changed = false;
+  const auto optional_tensor = c10::OptionalType::ofTensor();
+  for (auto it = graph.nodes().begin(); it != graph.nodes().end(); ++it) {
+    Node* get = *it;
+    if (get->kind() != c10::prim::GetAttr || *get->output()->type() != *optional_tensor || !get->hasUses()) continue;
+    if (!attribute_tensor(get->output(), owner)) continue;
+    torch::jit::WithInsertPoint guard(get->next());
+    Node* cast = graph.insertNode(graph.create(c10::prim::unchecked_cast, {get->output()}));
+    cast->output()->setType(c10::TensorType::get());
+    cast->output()->setDebugName(get->output()->debugName() + "_tensor");
+    get->output()->replaceAllUsesAfterNodeWith(cast, cast->output());
+    changed = true;
+  }
+  return changed;
+}
+
 }  // namespace
 
 bool rewrite_convolution_calls(const std::shared_ptr<Graph>& graph, const Module& owner) {
@@ -173,6 +193,7 @@ Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptio
       if (node->kind() == c10::aten::batch_norm) fold_conv_bn(node, frozen);
     }
   }
+  refine_optional_tensor_attributes(*graph, frozen);
   torch::jit::EliminateDeadCode(graph);
   torch::jit::ConstantPooling(graph);
   return frozen;

@@ -42,6 +42,7 @@ class ConstantEvaluator {
     Node* node = value->node();
     if (node->kind() == c10::prim::Constant) return torch::jit::toIValue(value);
     if (node->kind() == c10::prim::GetAttr) return attribute_value(value, module_);
+    if (node->kind() == c10::prim::unchecked_cast) return evaluate(node->input());
     if (node->kind() == c10::prim::Param || node->blocks().size() > 0 || is_never_folded(node)) return c10::nullopt;
     if (node->hasSideEffects() || node->isNondeterministic() || node->kind() == c10::prim::CallMethod ||
         node->kind() == c10::prim::CallFunction) {

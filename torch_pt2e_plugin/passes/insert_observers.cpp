@@ -68,6 +68,10 @@ class ObserverInserter {
   InsertObserversResult run() {
     TORCH_CHECK(!is_qat_, "prepare_qat_pt2e: fake-quantize insertion is not available in this build");
     const std::vector<Node*> nodes(graph_.nodes().begin(), graph_.nodes().end());
+    // Before anything is rewired: every annotated input must be an input of its node.
+    for (Node* node : nodes) {
+      if (const auto* annotation = annotations_.find(node)) check_inputs_belong(node, *annotation);
+    }
     groups_ = compute_sharing_groups(graph_, annotations_);
     instances_.resize(groups_.num_groups);
     for (const auto& key : groups_.keys) plan_instance(key);
@@ -85,7 +89,6 @@ class ObserverInserter {
       record.ordinal = ordinal;
       record.kind = node->kind().toQualString();
       record.valid = annotation->is_valid();
-      check_inputs_belong(node, *annotation);
       insert_input_observers(node, *annotation, record);
       record.output = insert_output_observer(node);
       state.annotated.push_back(std::move(record));

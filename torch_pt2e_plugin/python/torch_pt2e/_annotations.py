@@ -65,6 +65,13 @@ def resolve_derive_fn(name: str) -> Optional[Callable]:
     return None
 
 
+def _observer_ctor_json(ctor) -> Dict[str, Any]:
+    """{"name": observer class, "kwargs": its constructor arguments} of an
+    observer description (torch_pt2e.observer or upstream's classes)."""
+    config = _observer.observer_config(ctor)
+    return {"name": config.pop("kind"), "kwargs": config}
+
+
 class _Encoder:
     def __init__(self):
         self.specs: List[Dict[str, Any]] = []
@@ -101,7 +108,7 @@ class _Encoder:
                 "qscheme": _qscheme_name(spec.qscheme),
                 "ch_axis": spec.ch_axis,
                 "is_dynamic": bool(spec.is_dynamic),
-                "observer": _observer.ctor_to_json(spec.observer_or_fake_quant_ctr),
+                "observer": _observer_ctor_json(spec.observer_or_fake_quant_ctr),
             }
         if kind == "FixedQParamsQuantizationSpec":
             return {

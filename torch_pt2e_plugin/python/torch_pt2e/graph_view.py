@@ -159,6 +159,13 @@ class Graph:
                         node = Node(self, "get_attr", output.debugName(), ".".join(path), ts_node, output, index)
                         self._by_ts_node[ts_node] = self._add(node)
                 continue
+            if kind == "prim::unchecked_cast" and ts_node.inputsAt(0) in self._by_value:
+                # An Optional[Tensor] attribute read as Tensor (canonicalize.h): the
+                # attribute node stands for the cast value, which consumers read.
+                node = self._by_value[ts_node.inputsAt(0)]
+                node.ts_value = ts_node.output()
+                self._by_value[node.ts_value] = node
+                continue
             if kind == "prim::CallMethod":
                 path = self._attribute_path(ts_node.inputsAt(0))
                 target = ".".join(path) if path else ts_node.s("name")

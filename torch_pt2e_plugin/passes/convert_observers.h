@@ -13,6 +13,9 @@
 //   anything else (e.g. a float32 placeholder on a bias): removed.
 // All former users of the observer read the one dequantize; the observer
 // submodules are deleted afterwards.
+// Precondition of this in-place pass: `module` has not run forward yet
+// (TorchScript caches the optimized graph on the first run); clone a module
+// that has, as convert_pt2e does.
 #pragma once
 
 #include <vector>

@@ -11,6 +11,9 @@
 // The quantized tensor becomes a buffer `_frozen_param<N>` of the top module;
 // the quantize and the ops that only fed it are deleted. Dequantize (and
 // convert_element_type) nodes are never folded. Returns the number folded.
+// Precondition of this in-place pass: `module` has not run forward yet
+// (TorchScript caches the optimized graph on the first run); clone a module
+// that has, as convert_pt2e does.
 #pragma once
 
 #include <torch/csrc/jit/api/module.h>

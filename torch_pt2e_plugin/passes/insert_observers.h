@@ -15,6 +15,9 @@
 // fixed-qparams specs a FixedQParamsObserver. What convert needs later (which
 // nodes were annotated) is stored in the module (see prepare_state.h), so a
 // prepared module can be saved, loaded, calibrated and converted elsewhere.
+// Precondition of this in-place pass: `module` has not run forward yet
+// (TorchScript caches the optimized graph on the first run); clone a module
+// that has, as convert_pt2e does.
 #pragma once
 
 #include <torch/csrc/jit/api/module.h>

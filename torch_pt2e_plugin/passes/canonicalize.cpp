@@ -1,15 +1,19 @@
 #include "torch_pt2e_plugin/passes/canonicalize.h"
 
+#include <unordered_set>
+
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/passes/constant_pooling.h>
+#include <torch/csrc/jit/passes/constant_propagation.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
-#include <torch/csrc/jit/passes/freeze_module.h>
 #include <torch/csrc/jit/passes/fuse_linear.h>
+#include <torch/csrc/jit/passes/inliner.h>
 #include <torch/csrc/jit/passes/remove_mutation.h>
 
 #include "torch_pt2e_plugin/passes/graph_utils.h"
+#include "torch_pt2e_plugin/passes/pass_timer.h"
 
 namespace torch_pt2e {
 namespace passes {
@@ -165,6 +169,65 @@ bool refine_optional_tensor_attributes(Graph& graph, const Module& owner) {
   return changed;
 }
 
+// Attribute values a graph can hold as constants: numbers, bools, strings,
+// None and tuples/lists of them (hyper-parameters and the training flag).
+bool is_constant_attribute(const c10::IValue& value) {
+  if (value.isNone() || value.isBool() || value.isInt() || value.isDouble() || value.isString()) return true;
+  if (value.isIntList() || value.isDoubleList() || value.isBoolList()) return true;
+  if (value.isTuple()) {
+    for (const auto& element : value.toTupleRef().elements()) {
+      if (!is_constant_attribute(element)) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+// freeze_module's effect on what quantizers see, in linear time (freeze_module
+// itself is quadratic in the number of submodules): calls inlined, non-tensor
+// attributes folded to constants, the branches they decide removed. Tensor
+// attributes stay prim::GetAttr reads.
+void inline_and_fold_attributes(Module& module) {
+  auto graph = module.get_method("forward").graph();
+  {
+    PassTimer timer("canonicalize: Inline");
+    torch::jit::Inline(*graph);
+  }
+  PassTimer fold_timer("canonicalize: fold attributes");
+  for (auto it = graph->nodes().begin(); it != graph->nodes().end();) {
+    Node* node = *it++;
+    if (node->kind() != c10::prim::GetAttr) continue;
+    const auto value = attribute_value(node->output(), module);
+    if (!value || !is_constant_attribute(*value)) continue;
+    torch::jit::WithInsertPoint guard(node);
+    Value* constant = graph->insertConstant(*value, node->sourceRange());
+    constant->setType(node->output()->type());
+    node->output()->replaceAllUsesWith(constant);
+  }
+  {
+    PassTimer timer("canonicalize: constant propagation");
+    torch::jit::ConstantPropagationImmutableTypes(graph);
+  }
+  PassTimer timer("canonicalize: dce");
+  torch::jit::EliminateDeadCode(graph);
+}
+
+// After inlining, only the top module's forward runs: every other method
+// (of the top module and of submodule classes) is dropped, so removing
+// attributes later cannot leave a method reading a missing attribute.
+void drop_other_methods(Module& module) {
+  std::unordered_set<c10::ClassType*> seen;
+  for (const auto& child : module.modules()) {
+    const auto type = child.type();
+    if (!seen.insert(type.get()).second) continue;
+    std::vector<std::string> names;
+    for (torch::jit::Function* method : type->methods()) {
+      if (!(type == module.type() && method->name() == "forward")) names.push_back(method->name());
+    }
+    for (const auto& name : names) type->unsafeRemoveMethod(name);
+  }
+}
+
 }  // namespace
 
 bool rewrite_convolution_calls(const std::shared_ptr<Graph>& graph, const Module& owner) {
@@ -178,12 +241,18 @@ bool rewrite_convolution_calls(const std::shared_ptr<Graph>& graph, const Module
 
 Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptions& options) {
   TORCH_CHECK(module.find_method("forward"), "prepare_pt2e: the module has no forward method");
-  // freeze_module inlines every call, folds non-tensor attributes (training
-  // flags, hyper-parameters) to constants, drops what forward does not use,
-  // and with preserveParameters keeps parameters and buffers as attributes.
-  Module frozen = torch::jit::freeze_module(module, /*preservedAttrs=*/{}, /*freezeInterfaces=*/true,
-                                            /*preserveParameters=*/true);
+  // A clone: new class types and method graphs, so the input is untouched.
+  Module frozen = [&] {
+    PassTimer timer("canonicalize: clone");
+    return module.clone();
+  }();
+  {
+    PassTimer timer("canonicalize: inline");
+    inline_and_fold_attributes(frozen);
+    drop_other_methods(frozen);
+  }
   auto graph = frozen.get_method("forward").graph();
+  PassTimer timer("canonicalize: rewrites");
   rewrite_convolution_calls(graph, frozen);
   torch::jit::FuseLinear(graph);
   torch::jit::RemoveTensorMutation(graph);

@@ -1,5 +1,7 @@
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 
+#include <unordered_map>
+
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/ir/scope.h>
@@ -10,6 +12,28 @@ namespace passes {
 using torch::jit::Node;
 using torch::jit::Value;
 
+namespace {
+
+// ClassType's attribute lookup by name scans every attribute, which makes a
+// pass over an nn.Sequential of N blocks quadratic (the top class has N
+// attributes). Slots are cached per class; a cached slot is used only after
+// checking the slot still has that name, so a stale entry can only cost a rebuild.
+c10::optional<size_t> attribute_slot(const c10::ClassType& type, const std::string& name) {
+  thread_local std::unordered_map<const c10::ClassType*, std::unordered_map<std::string, size_t>> cache;
+  auto& slots = cache[&type];
+  auto it = slots.find(name);
+  if (it != slots.end() && it->second < type.numAttributes() && type.getAttributeName(it->second) == name) {
+    return it->second;
+  }
+  slots.clear();
+  for (size_t i = 0; i < type.numAttributes(); ++i) slots.emplace(type.getAttributeName(i), i);
+  it = slots.find(name);
+  if (it == slots.end()) return c10::nullopt;
+  return it->second;
+}
+
+}  // namespace
+
 c10::optional<AttributeRef> resolve_attribute(Value* v, const torch::jit::Module& owner) {
   std::vector<std::string> names;
   Value* current = v;
@@ -19,23 +43,24 @@ c10::optional<AttributeRef> resolve_attribute(Value* v, const torch::jit::Module
   }
   const auto& graph_inputs = v->owningGraph()->inputs();
   if (names.empty() || graph_inputs.empty() || current != graph_inputs[0]) return c10::nullopt;
-  torch::jit::Module holder = owner;
+  c10::intrusive_ptr<c10::ivalue::Object> holder = owner._ivalue();
   std::string path;
   for (size_t i = names.size(); i-- > 1;) {
-    if (!holder.hasattr(names[i])) return c10::nullopt;
-    const c10::IValue child = holder.attr(names[i]);
+    const auto slot = attribute_slot(*holder->type(), names[i]);
+    if (!slot) return c10::nullopt;
+    const c10::IValue& child = holder->getSlot(*slot);
     if (!child.isObject()) return c10::nullopt;
-    holder = torch::jit::Module(child.toObject());
+    holder = child.toObject();
     path += names[i] + ".";
   }
-  if (!holder.hasattr(names[0])) return c10::nullopt;
-  return AttributeRef{holder, names[0], path + names[0]};
+  if (!attribute_slot(*holder->type(), names[0])) return c10::nullopt;
+  return AttributeRef{torch::jit::Module(holder), names[0], path + names[0]};
 }
 
 c10::optional<c10::IValue> attribute_value(Value* v, const torch::jit::Module& owner) {
   const auto ref = resolve_attribute(v, owner);
   if (!ref) return c10::nullopt;
-  return ref->holder.attr(ref->name);
+  return ref->holder._ivalue()->getSlot(*attribute_slot(*ref->holder.type(), ref->name));
 }
 
 c10::optional<at::Tensor> attribute_tensor(Value* v, const torch::jit::Module& owner) {

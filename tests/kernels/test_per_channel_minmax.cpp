@@ -45,6 +45,9 @@ TEST(PerChannelAminmax, MatchesAtenOverLayouts) {
   check_all_axes(at::randn({2, 70000}), "wide rows, many pieces");
   check_all_axes(at::randn({70000, 3}), "narrow rows");
   check_all_axes(at::randn({5, 1, 30000}), "single channel");
+  check_all_axes(at::randn({100003, 3}), "rows of 3, grouped, with leftover rows");
+  check_all_axes(at::randn({9999, 5, 3}), "short runs read as rows");
+  check_all_axes(at::randn({3, 40, 600}), "runs just above the short-run limit");
   check_all_axes(at::randn({4, 6, 5}, at::kDouble), "float64 (reference path)");
   check_all_axes(at::randn({4, 6, 5}).to(at::kHalf), "float16 (reference path)");
 }
@@ -89,11 +92,14 @@ TEST(MinMaxLoops, EveryIsaVariantAgrees) {
     loops->reduce_run(data.data(), 64, &lo, &hi);
     EXPECT_TRUE(lo != lo);
     // rows of 3: column c holds values c, c+3, ...
-    std::vector<float> mins(3, 1e9f), maxs(3, -1e9f);
-    loops->reduce_rows(data.data(), 333, 3, mins.data(), maxs.data());
+    std::vector<float> mins(3, 1e9f), maxs(3, -1e9f), nan_counts(3, 0.0f);
+    with_nan[4] = nan;  // row 1, column 1 (row 332, column 2 holds the NaN at 998)
+    loops->reduce_rows(with_nan.data(), 333, 3, mins.data(), maxs.data(), nan_counts.data());
+    EXPECT_EQ(nan_counts, (std::vector<float>{0.0f, 1.0f, 1.0f}));
     for (int c = 0; c < 3; ++c) {
       float expected_min = 1e9f, expected_max = -1e9f;
       for (int r = 0; r < 333; ++r) {
+        if (r * 3 + c == 4 || r * 3 + c == 998) continue;  // NaN is counted, not folded
         expected_min = std::min(expected_min, data[r * 3 + c]);
         expected_max = std::max(expected_max, data[r * 3 + c]);
       }

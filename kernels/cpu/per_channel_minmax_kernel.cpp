@@ -11,24 +11,24 @@
 
 #include "kernels/cpu/cpu_capability.h"
 #include "kernels/cpu/cpu_kernel_utils.h"
-#include "kernels/cpu/minmax_loops.h"
+#include "kernels/cpu/observer_loops.h"
 #include "kernels/per_channel_minmax.h"
 
 namespace torch_pt2e {
 namespace kernels {
 namespace cpu {
 
-const MinMaxLoops& minmax_loops() {
-  static const MinMaxLoops* table = [] {
+const ObserverLoops& observer_loops() {
+  static const ObserverLoops* table = [] {
     switch (active_cpu_capability()) {
       case CpuCapability::kAVX512:
-        return &minmax_loops_avx512();
+        return &observer_loops_avx512();
       case CpuCapability::kAVX2:
-        return &minmax_loops_avx2();
+        return &observer_loops_avx2();
       case CpuCapability::kDefault:
         break;
     }
-    return &minmax_loops_default();
+    return &observer_loops_default();
   }();
   return *table;
 }
@@ -84,7 +84,7 @@ std::tuple<at::Tensor, at::Tensor> per_channel_aminmax_cpu(const at::Tensor& inp
   const int64_t channels = layout.channels, inner = layout.inner;
   const int64_t numel = input.numel();
   const float* data = input.data_ptr<float>();
-  const MinMaxLoops& loops = minmax_loops();
+  const ObserverLoops& loops = observer_loops();
   const float inf = std::numeric_limits<float>::infinity();
 
   // Each piece of the memory folds into its own partial results (no thread

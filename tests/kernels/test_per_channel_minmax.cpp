@@ -9,7 +9,7 @@
 #include <ATen/ATen.h>
 
 #include "kernels/cpu/cpu_capability.h"
-#include "kernels/cpu/minmax_loops.h"
+#include "kernels/cpu/observer_loops.h"
 #include "kernels/per_channel_minmax.h"
 #include "torch_pt2e_plugin/observers/observer_ops.h"
 
@@ -67,14 +67,14 @@ TEST(PerChannelAminmax, Errors) {
   EXPECT_THROW(torch_pt2e::observers::per_channel_aminmax(at::ones({2, 3}, at::kInt), 1), c10::Error);
 }
 
-TEST(MinMaxLoops, EveryIsaVariantAgrees) {
+TEST(ObserverLoops, EveryIsaVariantAgrees) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   std::vector<float> data(1000);
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<float>((i * 37) % 101) - 50.0f;
-  std::vector<const cpu::MinMaxLoops*> variants = {&cpu::minmax_loops_default()};
+  std::vector<const cpu::ObserverLoops*> variants = {&cpu::observer_loops_default()};
   // Only the variants this CPU can run.
-  if (cpu::detected_cpu_capability() >= cpu::CpuCapability::kAVX2) variants.push_back(&cpu::minmax_loops_avx2());
-  if (cpu::detected_cpu_capability() >= cpu::CpuCapability::kAVX512) variants.push_back(&cpu::minmax_loops_avx512());
+  if (cpu::detected_cpu_capability() >= cpu::CpuCapability::kAVX2) variants.push_back(&cpu::observer_loops_avx2());
+  if (cpu::detected_cpu_capability() >= cpu::CpuCapability::kAVX512) variants.push_back(&cpu::observer_loops_avx512());
   for (const auto* loops : variants) {
     SCOPED_TRACE(loops->isa_name);
     float lo = 10.0f, hi = -10.0f;

@@ -1,7 +1,7 @@
 """Observer forward time: the plugin's observers vs upstream's Python observers.
 
 Runs every observer kind side by side in one process on one float32 tensor
-(2^24 elements by default) and prints, per kind, the median time of one
+(2^24 elements by default) and prints, per kind, the best time of one
 forward call of the plugin's observer (a TorchScript module calling
 torch_pt2e ops), of upstream's observer (torch.ao.quantization.observer), of a
 plain torch.aminmax and of a copy of the tensor, and the ratios. "About one
@@ -15,7 +15,6 @@ Run it where upstream's observers follow torch 2.6 (the trixie root):
 import argparse
 import os
 import platform
-import statistics
 import sys
 import time
 import warnings
@@ -28,14 +27,18 @@ import torch.ao.quantization.observer as upstream  # noqa: E402
 from torch_pt2e import observer as pt2e_observer  # noqa: E402
 
 
-def median_ms(fn, repeat):
-    fn()  # warm-up (first call also sets the observers' ranges)
-    times = []
+def time_ms(fns, repeat):
+    """Best time in ms of each of `fns`, called in turns so that load changes
+    on a shared machine hit all of them alike."""
+    for fn in fns:
+        fn()  # warm-up (the first call also sets the observers' ranges)
+    best = [float("inf")] * len(fns)
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return [b * 1e3 for b in best]
 
 
 def _identity(self, x):
@@ -78,11 +81,11 @@ def main():
     nchw = flat.view(16, 64, -1, 64) if numel % (16 * 64 * 64) == 0 else flat.view(64, -1)
     inputs = {"flat": flat, "nchw": nchw}
 
-    aminmax_ms = median_ms(lambda: torch.aminmax(flat), args.repeat)
-    copy_ms = median_ms(lambda: flat.clone(), args.repeat)
-    print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} threads, "
-          f"input float32 x {numel} ({numel * 4 / 2**20:.0f} MiB), median of {args.repeat}")
-    print(f"aminmax {aminmax_ms:.2f} ms, copy {copy_ms:.2f} ms\n")
+    out = torch.empty_like(flat)
+    aminmax_ms, copy_ms = time_ms([lambda: torch.aminmax(flat), lambda: out.copy_(flat)], args.repeat)
+    print(f"torch {torch.__version__}, {platform.machine()}, {torch.get_num_threads()} threads, "
+          f"input float32 x {numel} ({numel * 4 / 2**20:.0f} MiB), best of {args.repeat}")
+    print(f"aminmax {aminmax_ms:.2f} ms, copy into a preallocated tensor {copy_ms:.2f} ms\n")
     header = f"{'observer':50s} {'plugin ms':>10s} {'upstream ms':>12s} {'plugin/aminmax':>15s} " \
              f"{'plugin/copy':>12s} {'upstream/plugin':>16s}"
     print(header)
@@ -91,14 +94,12 @@ def main():
         x = inputs[layout]
         theirs = cls(**kwargs)
         ours = pt2e_observer.add_observer(new_holder(index), "observer", cls.with_args(**kwargs))
-        ours_ms = median_ms(lambda: ours(x), args.repeat)
-        theirs_ms = median_ms(lambda: theirs(x), args.repeat)
-        print(f"{label:50s} {ours_ms:10.2f} {theirs_ms:12.2f} {ours_ms / aminmax_ms:15.2f} "
+        ours_ms, theirs_ms = time_ms([lambda: ours(x), lambda: theirs(x)], args.repeat)
+        print(f"{label:50s} {ours_ms:10.3f} {theirs_ms:12.3f} {ours_ms / aminmax_ms:15.2f} "
               f"{ours_ms / copy_ms:12.2f} {theirs_ms / ours_ms:16.2f}")
         if args.qparams and cls is upstream.HistogramObserver:
-            q_ours = median_ms(lambda: ours.calculate_qparams(), 3)
-            q_theirs = median_ms(lambda: theirs.calculate_qparams(), 3)
-            print(f"{'  HistogramObserver.calculate_qparams':50s} {q_ours:10.2f} {q_theirs:12.2f} "
+            q_ours, q_theirs = time_ms([ours.calculate_qparams, theirs.calculate_qparams], 3)
+            print(f"{'  HistogramObserver.calculate_qparams':50s} {q_ours:10.3f} {q_theirs:12.3f} "
                   f"{'':15s} {'':12s} {q_theirs / q_ours:16.2f}")
 
 

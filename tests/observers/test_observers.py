@@ -398,6 +398,35 @@ def test_histogram_double_input_matches_upstream():
                theirs=theirs, qparams_every=5)
 
 
+def test_histc_with_extrema_matches_torch_histc():
+    g = torch.Generator().manual_seed(14)
+    op = torch.ops.torch_pt2e.histc_with_extrema
+    ties = torch.arange(-40, 41, dtype=torch.float32) * 0.25  # exactly on bin edges
+    cases = [(torch.randn(100000, generator=g), 2048, -1.0, 1.0), (torch.randn(3, 7, 11, generator=g), 5, -2.0, 0.5),
+             (ties, 80, -10.0, 10.0), (ties, 7, -3.0, 3.0), (torch.randn(5000, generator=g) * 1e-3, 100, -1e-3, 4e-3),
+             (torch.randn(999, 37, generator=g).t(), 33, -1.5, 2.5), (torch.full((70000,), 0.3), 16, 0.0, 1.0),
+             (torch.randn(64, 1000, generator=g).double(), 64, -1.0, 1.0)]
+    special = torch.randn(1000, generator=g)
+    special[::97] = INF
+    special[5] = -INF
+    cases.append((special, 50, -2.0, 2.0))
+    for x, bins, lo, hi in cases:
+        hist, fmin, fmax, has_nan, has_inf = op(x, bins, lo, hi)
+        assert_bitwise_equal(hist, torch.histc(x, bins, lo, hi), f"{tuple(x.shape)} bins={bins} [{lo}, {hi}]")
+        finite = x[torch.isfinite(x)]
+        assert_bitwise_equal(fmin, finite.min(), "finite min")
+        assert_bitwise_equal(fmax, finite.max(), "finite max")
+        assert has_inf == bool(torch.isinf(x).any()) and not has_nan
+    nan_input = torch.tensor([0.5, float("nan"), 1.5])
+    hist, _, _, has_nan, _ = op(nan_input, 4, 0.0, 2.0)
+    # NaN is not counted (as torch 2.x's histc; torch 1.13's puts it in bin 0).
+    assert has_nan and torch.equal(hist, torch.histc(nan_input[~torch.isnan(nan_input)], 4, 0.0, 2.0))
+    _, fmin, fmax, _, has_inf = op(torch.full((5,), -INF), 4, 0.0, 1.0)
+    assert has_inf and fmin.item() == INF and fmax.item() == -INF
+    with pytest.raises(RuntimeError, match=r"the range must be finite with min < max, got \[1, 1\]"):
+        op(torch.ones(3), 4, 1.0, 1.0)
+
+
 def test_histogram_worked_example():
     obs = our_observer(pt2e_observer.HistogramObserver.with_args(bins=4))
     obs(torch.tensor([0.0, 1.0, 2.0, 3.0, 3.0]))

@@ -209,15 +209,6 @@ void validate_fixed(const ObserverConfig& c) {
 
 // ---- JSON ------------------------------------------------------------------
 
-template <typename T>
-T json_get(const nlohmann::json& value, const char* kind, const char* key, const char* what) {
-  try {
-    return value.get<T>();
-  } catch (const nlohmann::json::exception&) {
-    TORCH_CHECK(false, kind, ": \"", key, "\" must be ", what, ", got ", value.dump());
-  }
-}
-
 int64_t json_int(const nlohmann::json& v, const char* kind, const char* key) {
   TORCH_CHECK(v.is_number_integer(), kind, ": \"", key, "\" must be an integer, got ", v.dump());
   return v.get<int64_t>();

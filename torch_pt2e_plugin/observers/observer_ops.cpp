@@ -6,6 +6,7 @@
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/api/module.h>
 
+#include "kernels/histogram.h"
 #include "kernels/per_channel_minmax.h"
 #include "torch_pt2e_plugin/observers/observer.h"
 #include "torch_pt2e_plugin/observers/qparams.h"
@@ -16,6 +17,9 @@ namespace observers {
 namespace {
 
 constexpr const char* kPerChannelAminmax = "per_channel_aminmax(Tensor input, int axis) -> (Tensor min, Tensor max)";
+constexpr const char* kHistcWithExtrema =
+    "histc_with_extrema(Tensor input, int bins, float min, float max) -> (Tensor hist, Tensor finite_min, "
+    "Tensor finite_max, bool has_nan, bool has_inf)";
 constexpr const char* kObserveMinMax =
     "observe_min_max_(Tensor input, Tensor(a!) min_val, Tensor(b!) max_val) -> ()";
 constexpr const char* kObserveMovingAverageMinMax =
@@ -94,6 +98,7 @@ void register_definer_kernels(torch::Library& lib, const std::vector<std::string
   using ops::impl_if_defined;
   constexpr auto composite = c10::DispatchKey::CompositeExplicitAutograd;
   impl_if_defined(lib, defined, "per_channel_aminmax", composite, TORCH_FN(kernels::per_channel_aminmax_reference));
+  impl_if_defined(lib, defined, "histc_with_extrema", composite, TORCH_FN(kernels::histc_with_extrema_reference));
   impl_if_defined(lib, defined, "observe_min_max_", composite, TORCH_FN(update_min_max));
   impl_if_defined(lib, defined, "observe_moving_average_min_max_", composite,
                   TORCH_FN(update_moving_average_min_max));
@@ -122,6 +127,7 @@ ops::OpFamily observer_ops() {
   family.ns = "torch_pt2e";
   family.name = "observers";
   family.schemas = {kPerChannelAminmax,
+                    kHistcWithExtrema,
                     kObserveMinMax,
                     kObserveMovingAverageMinMax,
                     kObservePerChannelMinMax,
@@ -140,6 +146,15 @@ std::tuple<at::Tensor, at::Tensor> per_channel_aminmax(const at::Tensor& input, 
   static const auto op = ops::find_op<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, int64_t)>(
       "torch_pt2e::per_channel_aminmax", "");
   return op.call(input, axis);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, bool, bool> histc_with_extrema(const at::Tensor& input, int64_t bins,
+                                                                               double min, double max) {
+  static const auto op =
+      ops::find_op<std::tuple<at::Tensor, at::Tensor, at::Tensor, bool, bool>(const at::Tensor&, int64_t, double,
+                                                                              double)>(
+          "torch_pt2e::histc_with_extrema", "");
+  return op.call(input, bins, min, max);
 }
 
 }  // namespace observers

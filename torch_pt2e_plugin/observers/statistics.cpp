@@ -91,6 +91,33 @@ at::Tensor combine_histograms(const at::Tensor& orig_hist, const at::Tensor& ori
          upscale_histogram(orig_hist, orig_min, orig_max, update_min, update_max, bins, upsample_rate);
 }
 
+// The common case of a calibrated HistogramObserver: the input stays in the
+// recorded range [min_val, max_val]. One pass (histc_with_extrema) yields
+// what upstream gets from aminmax, the inf filter and histc: same extrema,
+// same histogram. Returns false, having changed nothing, when the range is
+// not set yet, is a single value, or grows (upstream's path then runs).
+bool try_update_histogram_in_range(const at::Tensor& x, const at::Tensor& histogram, const at::Tensor& min_val,
+                                   const at::Tensor& max_val, int64_t bins) {
+  constexpr const char* op = "HistogramObserver";
+  const double lo = min_val.item<double>(), hi = max_val.item<double>();
+  if (!(std::isfinite(lo) && std::isfinite(hi) && lo < hi)) return false;
+  TORCH_CHECK(histogram.numel() == bins, op, ": the recorded histogram has ", histogram.numel(),
+              " bins, but the observer was configured with bins=", bins);
+  at::Tensor update, x_min, x_max;
+  bool has_nan = false, has_inf = false;
+  std::tie(update, x_min, x_max, has_nan, has_inf) = histc_with_extrema(x, bins, lo, hi);
+  TORCH_CHECK(!has_nan, op, ": the input contains NaN, which has no place in a histogram (upstream fails in torch.histc)");
+  if (has_inf) {
+    TORCH_WARN_ONCE(op, ": the input contains +-inf; those values are ignored, as upstream does");
+  }
+  if (x_min.item<double>() == kInf) return true;  // nothing but +-inf: upstream returns unchanged
+  const at::Tensor new_min = at::min(min_val, x_min);
+  const at::Tensor new_max = at::max(max_val, x_max);
+  if (!same_value(new_min, min_val) || !same_value(new_max, max_val)) return false;
+  set_state(histogram, histogram + update.to(histogram.device()));
+  return true;
+}
+
 }  // namespace
 
 void update_min_max(const at::Tensor& input, const at::Tensor& min_val, const at::Tensor& max_val) {
@@ -171,6 +198,7 @@ void update_histogram(const at::Tensor& input, const at::Tensor& histogram, cons
   TORCH_CHECK(upsample_rate >= 1, op, ": upsample_rate must be >= 1, got ", upsample_rate);
   if (input.numel() == 0) return;
   at::Tensor x = input.detach();
+  if (try_update_histogram_in_range(x, histogram, min_val, max_val, bins)) return;
   at::Tensor x_min, x_max;
   std::tie(x_min, x_max) = at::aminmax(x);
   const double lo = x_min.item<double>(), hi = x_max.item<double>();

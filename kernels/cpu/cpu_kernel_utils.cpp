@@ -80,6 +80,14 @@ at::Tensor reciprocal_as_loop_values(const at::Tensor& scales, at::ScalarType dt
 // ATen's result_type for two tensor operands (c10's combine_categories):
 // dimensioned operands decide, unless a 0-d one is of a higher category.
 Operand promote(Operand a, Operand b) {
+#if (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3) || TORCH_VERSION_MAJOR > 2
+  // torch refuses to promote uint16 with other integer types; the plugin
+  // takes the exact int64 (only dequantize's q - zero_point gets here).
+  const bool integral = at::isIntegralType(a.dtype, false) && at::isIntegralType(b.dtype, false);
+  if (integral && a.dtype != b.dtype && (a.dtype == at::ScalarType::UInt16 || b.dtype == at::ScalarType::UInt16)) {
+    return {at::kLong, a.zero_dim && b.zero_dim};
+  }
+#endif
   if (a.zero_dim == b.zero_dim) return {c10::promoteTypes(a.dtype, b.dtype), a.zero_dim};
   const at::ScalarType dimensioned = a.zero_dim ? b.dtype : a.dtype;
   const at::ScalarType zero_dim = a.zero_dim ? a.dtype : b.dtype;

@@ -83,7 +83,13 @@ def _dequantize_chain(q, zero_points, scales, out_dtype):
     if zero_points is None:
         difference, d = q.dtype, q
     else:
-        difference = torch.result_type(q, zero_points)
+        try:
+            difference = torch.result_type(q, zero_points)
+        except RuntimeError:
+            # torch>=2.3 refuses to promote uint16 with other integers; the
+            # plugin defines the difference as the exact one, in int64.
+            difference = torch.int64
+            q, zero_points = q.to(difference), zero_points.to(difference)
         if difference.is_floating_point:
             w = _wide(difference)
             d = _rounded(_rounded(q.to(w), difference) - _rounded(zero_points.to(w), difference), difference)

@@ -34,12 +34,12 @@ def _samples(dtype, count=40, seed=0):
     yield torch.full((5,), 1e-30).to(dtype)
 
 
-def _zero_point_fits_int32(x, qmin, qmax):
+def _steps_fit_int32(x, qmin, qmax):
     """Upstream casts round(min_neg / scale) to int32, which overflows (undefined)
     for full int32 ranges when min_neg dominates; the plugin computes in int64."""
     s, _ = ref.choose_qparams(x, qmin, qmax, EPS, None)
     steps = torch.round(torch.minimum(x.min().float(), torch.zeros(())) / s.float())
-    return abs(qmin - float(steps)) < 2**31
+    return float(steps) >= -(2**31)
 
 
 @pytest.mark.parametrize("dtype,qmin,qmax", RANGES)
@@ -203,7 +203,7 @@ def test_large_input_multithreaded_reduction():
 def test_choose_qparams_parity_with_upstream(dtype, qmin, qmax, in_dtype):
     up = upstream_decomposed()
     for x, symmetric in itertools.product(_samples(in_dtype, seed=3), (False, True)):
-        if not symmetric and not _zero_point_fits_int32(x, qmin, qmax):
+        if not symmetric and not _steps_fit_int32(x, qmin, qmax):
             continue
         fn = up.choose_qparams_symmetric_tensor if symmetric else up.choose_qparams_tensor
         expected = fn(x, qmin, qmax, EPS, dtype)
@@ -219,11 +219,15 @@ def test_choose_qparams_parity_with_upstream(dtype, qmin, qmax, in_dtype):
 def test_int32_zero_point_overflow_is_defined():
     # Mostly negative input, full int32 range: upstream's int32 cast of
     # round(min_neg / scale) overflows; the plugin computes qmin - round(...) in int64.
-    x = torch.tensor([-3.0, 0.5])
+    x = torch.tensor([-3000.0, 500.0])
+    assert not _steps_fit_int32(x, -(2**31), 2**31 - 1)
     scale, zp = OPS.choose_qparams.tensor(x, -(2**31), 2**31 - 1, EPS, torch.int32)
     expected_scale, expected_zp = ref.choose_qparams(x, -(2**31), 2**31 - 1, EPS, torch.int32)
     assert torch.equal(scale, expected_scale) and torch.equal(zp, expected_zp)
-    assert -(2**31) < zp.item() < 2**31 - 1
+    # steps = round(-3000 / (3500 / 2^32)) = -3681400539.4 (float32: -3681400576); -2^31 + 3681400576
+    assert zp.item() == -(2**31) + 3681400576
+    up_scale, up_zp = upstream_decomposed().choose_qparams_tensor(x, -(2**31), 2**31 - 1, EPS, torch.int32)
+    assert torch.equal(up_scale, scale) and up_zp.item() != zp.item()  # upstream's overflowed cast
 
 
 @requires_upstream

@@ -27,24 +27,6 @@ constexpr const char* kChooseSymmetricOp = "quantized_decomposed::choose_qparams
 constexpr const char* kPerTokenOp = "quantized_decomposed::choose_qparams_per_token";
 constexpr const char* kPerTokenAsymmetricOp = "quantized_decomposed::choose_qparams_per_token_asymmetric";
 
-MinMax combine(const MinMax& a, const MinMax& b) {
-  return {b.min < a.min ? b.min : a.min, b.max > a.max ? b.max : a.max, a.has_nan || b.has_nan};
-}
-
-MinMax tensor_min_max(const at::Tensor& input) {
-  const at::Tensor src = dense(input);
-  const MinMaxFn fn = loops().min_max[static_cast<int>(*float_type(src.scalar_type()))];
-  const auto* data = static_cast<const char*>(src.data_ptr());
-  const int64_t element_size = src.element_size();
-  const double inf = std::numeric_limits<double>::infinity();
-  return at::parallel_reduce(
-      0, src.numel(), kParallelGrain, MinMax{inf, -inf, false},
-      [&](int64_t begin, int64_t end, MinMax partial) {
-        return combine(partial, fn(data + begin * element_size, end - begin));
-      },
-      combine);
-}
-
 void check_finite(const char* op, const char* what, const MinMax& found) {
   TORCH_CHECK(!found.has_nan && std::isfinite(found.min) && std::isfinite(found.max), op, ": ", what,
               " must hold finite values to choose quantization parameters, found min = ", found.min,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
@@ -141,6 +142,28 @@ int64_t read_integer(const char* op, const char* name, const at::Tensor& value) 
     return static_cast<int64_t>(v);
   }
   return value.item<int64_t>();
+}
+
+namespace {
+MinMax combine(const MinMax& a, const MinMax& b) {
+  return {b.min < a.min ? b.min : a.min, b.max > a.max ? b.max : a.max, a.has_nan || b.has_nan};
+}
+}  // namespace
+
+MinMax tensor_min_max(const at::Tensor& input) {
+  const at::Tensor src = dense(input);
+  const auto type = float_type(src.scalar_type());
+  TORCH_INTERNAL_ASSERT(type.has_value(), "tensor_min_max of ", src.scalar_type());
+  const MinMaxFn fn = loops().min_max[static_cast<int>(*type)];
+  const auto* data = static_cast<const char*>(src.data_ptr());
+  const int64_t element_size = src.element_size();
+  const double inf = std::numeric_limits<double>::infinity();
+  return at::parallel_reduce(
+      0, src.numel(), kParallelGrain, MinMax{inf, -inf, false},
+      [&](int64_t begin, int64_t end, MinMax partial) {
+        return combine(partial, fn(data + begin * element_size, end - begin));
+      },
+      combine);
 }
 
 void quantize_channels(const at::Tensor& src, const at::Tensor& out, ComputeType compute,

@@ -81,6 +81,10 @@ void parallel_over(int64_t n, const Fn& fn) {
   at::parallel_for(0, n, kParallelGrain, fn);
 }
 
+// Min, max and NaN presence of a float32/float16/bfloat16/float64 tensor, in
+// one vectorized pass on all threads.
+MinMax tensor_min_max(const at::Tensor& input);
+
 // Quantizes the dense tensor `src` into `out` (same strides) on all threads.
 // inv_scale and zero_point hold one loop value (as_loop_values) per entry;
 // the element at memory offset o uses entry (o / inner) % entries. The loop

@@ -345,39 +345,51 @@ static void dequantize_channels(const void* in, void* out, int64_t begin, int64_
 
 // ---- fake_quant_per_channel ---------------------------------------------------
 
+// The mask is stored as bytes computed without short-circuit (`&`), which
+// the compiler vectorizes along with the values.
+static void fake_quantize_run(const float* __restrict x, float* __restrict y, bool* __restrict in_range, int64_t n,
+                              float inv, float zp, float s, float lo, float hi) {
+  if (in_range == nullptr) {
+    for (int64_t i = 0; i < n; ++i) {
+      y[i] = nm::fake_quantize_output(nm::fake_quantize_unclamped(x[i], inv, zp), zp, s, lo, hi);
+    }
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const float t = nm::fake_quantize_unclamped(x[i], inv, zp);
+    y[i] = nm::fake_quantize_output(t, zp, s, lo, hi);
+    in_range[i] = (t >= lo) & (t <= hi);
+  }
+}
+
+static void fake_quantize_stride(const float* __restrict x, float* __restrict y, bool* __restrict in_range,
+                                 int64_t n, const float* __restrict inv, const float* __restrict zp,
+                                 const float* __restrict s, float lo, float hi) {
+  if (in_range == nullptr) {
+    for (int64_t i = 0; i < n; ++i) {
+      y[i] = nm::fake_quantize_output(nm::fake_quantize_unclamped(x[i], inv[i], zp[i]), zp[i], s[i], lo, hi);
+    }
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const float t = nm::fake_quantize_unclamped(x[i], inv[i], zp[i]);
+    y[i] = nm::fake_quantize_output(t, zp[i], s[i], lo, hi);
+    in_range[i] = (t >= lo) & (t <= hi);
+  }
+}
+
 static void fake_quantize_channels(const float* in, float* out, bool* mask, int64_t begin, int64_t end,
                                    const FakeQuantParams& p) {
   const float lo = p.quant_min, hi = p.quant_max;
   for_each_segment(
       begin, end, p.layout,
       [&](int64_t o, int64_t n, int64_t entry) {
-        const float inv = p.inv_scale[entry], zp = p.zero_point[entry], s = p.scale[entry];
-        const float* __restrict x = in + o;
-        float* __restrict y = out + o;
-        if (mask == nullptr) {
-          for (int64_t i = 0; i < n; ++i) {
-            y[i] = nm::fake_quantize_output(nm::fake_quantize_unclamped(x[i], inv, zp), zp, s, lo, hi);
-          }
-        } else {
-          bool* __restrict in_range = mask + o;
-          for (int64_t i = 0; i < n; ++i) {
-            const float t = nm::fake_quantize_unclamped(x[i], inv, zp);
-            y[i] = nm::fake_quantize_output(t, zp, s, lo, hi);
-            in_range[i] = t >= lo && t <= hi;
-          }
-        }
+        fake_quantize_run(in + o, out + o, mask != nullptr ? mask + o : nullptr, n, p.inv_scale[entry],
+                          p.zero_point[entry], p.scale[entry], lo, hi);
       },
       [&](int64_t o, int64_t n, int64_t phase) {
-        const float* __restrict inv = p.inv_scale + phase;
-        const float* __restrict zp = p.zero_point + phase;
-        const float* __restrict s = p.scale + phase;
-        const float* __restrict x = in + o;
-        float* __restrict y = out + o;
-        for (int64_t i = 0; i < n; ++i) {
-          const float t = nm::fake_quantize_unclamped(x[i], inv[i], zp[i]);
-          y[i] = nm::fake_quantize_output(t, zp[i], s[i], lo, hi);
-          if (mask != nullptr) mask[o + i] = t >= lo && t <= hi;
-        }
+        fake_quantize_stride(in + o, out + o, mask != nullptr ? mask + o : nullptr, n, p.inv_scale + phase,
+                             p.zero_point + phase, p.scale + phase, lo, hi);
       });
 }
 

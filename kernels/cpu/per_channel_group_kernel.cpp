@@ -27,7 +27,7 @@ at::Tensor quantize_per_channel_group(const at::Tensor& input, const at::Tensor&
   check_quant_range(kQuantizeOp, quant_min, quant_max, dtype);
   check_scale_values(kQuantizeOp, "scales", scales);
   check_zero_point_values(kQuantizeOp, zero_points, quant_min, quant_max);
-  TORCH_CHECK(!at::isnan(input).any().item<bool>(), kQuantizeOp,
+  TORCH_CHECK(input.numel() == 0 || !tensor_min_max(input).has_nan, kQuantizeOp,
               ": input must not contain NaN (upstream asserts it), got NaN at flat index ",
               at::isnan(input).reshape({-1}).nonzero().min().item<int64_t>());
   // to_quant.mul(1.0 / scales).add(zero_points): [groups, group_size] with [groups, 1] operands.

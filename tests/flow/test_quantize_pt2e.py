@@ -415,3 +415,30 @@ def test_prepare_rejects_training_mode_and_non_script_modules():
         prepare_pt2e(torch.jit.script(hm.ThreeAdd().train()), NoImplicitSharingAddQuantizer())
     with pytest.raises(TypeError, match="TorchScript module"):
         prepare_pt2e(hm.ThreeAdd().eval(), NoImplicitSharingAddQuantizer())
+
+
+class ConvThenBranch(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 3)
+
+    def forward(self, x, flag: bool):
+        y = self.conv(x)
+        if flag:
+            y = torch.sigmoid(y)
+        return torch.tanh(y)
+
+
+def test_prepare_report_shows_what_stays_in_float():
+    from torch_pt2e.quantize_pt2e import prepare_report
+    m = prepare_pt2e(torch.jit.script(ConvThenBranch().eval()), ConvQuantizer())
+    report = prepare_report(m)
+    assert report["annotated"] == {"aten::conv2d": 1}
+    assert [entry["kind"] for entry in report["left_in_float"]] == ["aten::tanh"]
+    assert [entry["kind"] for entry in report["in_control_flow"]] == ["aten::sigmoid"]
+    assert report["in_control_flow"][0]["source"].endswith(".py:" + report["in_control_flow"][0]["source"].split(":")[-1])
+    # Control flow stays in float and the prepared model still runs both ways.
+    x = torch.randn(1, 3, 5, 5)
+    m(x, True)
+    converted = convert_pt2e(m)
+    assert converted(x, False).shape == (1, 3, 3, 3)

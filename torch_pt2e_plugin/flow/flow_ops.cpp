@@ -6,6 +6,7 @@
 #include <torch/csrc/jit/passes/shape_analysis.h>
 
 #include "torch_pt2e_plugin/flow/quantize_pt2e.h"
+#include "torch_pt2e_plugin/flow/report.h"
 #include "torch_pt2e_plugin/passes/canonicalize.h"
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 #include "torch_pt2e_plugin/passes/insert_observers.h"
@@ -82,6 +83,10 @@ std::string node_info(const c10::IValue& module) {
 }
 
 
+std::string report(const c10::IValue& module) {
+  return prepare_report(as_module("torch_pt2e::prepare_report", module)).dump();
+}
+
 }  // namespace
 
 ops::OpFamily flow_ops() {
@@ -95,6 +100,7 @@ ops::OpFamily flow_ops() {
       "convert(Any module, Dict(str, Tensor[]) derived_qparams, bool use_reference_representation=False, "
       "bool fold_quantize=True) -> Any",
       "node_info(Any module) -> str",
+      "prepare_report(Any module) -> str",
   };
   family.register_definer_kernels = [](torch::Library& lib, const std::vector<std::string>& defined) {
     auto impl = [&](const char* name, auto&& fn) {
@@ -105,6 +111,7 @@ ops::OpFamily flow_ops() {
     impl("insert_observers", TORCH_FN(insert_observers));
     impl("convert", TORCH_FN(convert));
     impl("node_info", TORCH_FN(node_info));
+    impl("prepare_report", TORCH_FN(report));
   };
   return family;
 }

@@ -19,7 +19,7 @@ from . import _annotations
 from .graph_view import GraphModuleView
 from .quantizer.quantizer import Quantizer
 
-__all__ = ["convert_pt2e", "prepare_pt2e", "register_derive_qparams_fn"]
+__all__ = ["convert_pt2e", "prepare_pt2e", "prepare_report", "register_derive_qparams_fn"]
 
 register_derive_qparams_fn = _annotations.register_derive_qparams_fn
 
@@ -113,3 +113,14 @@ def convert_pt2e(model: torch.jit.ScriptModule, use_reference_representation: bo
     converted = torch.ops.torch_pt2e.convert(model._c, _derived_qparams(model), use_reference_representation,
                                              fold_quantize)
     return _wrap(converted)
+
+
+def prepare_report(prepared: torch.jit.ScriptModule) -> dict:
+    """What prepare_pt2e quantized and what stays in float.
+
+    {"annotated": {op kind: count}, "left_in_float": [{"kind", "module", "source"}, ...],
+     "in_control_flow": [...]}: operators no annotation covered, and operators
+    inside control flow (if/loop bodies), which quantizers do not see.
+    """
+    _check_script_module(prepared, "prepare_report")
+    return json.loads(torch.ops.torch_pt2e.prepare_report(prepared._c))

@@ -104,7 +104,7 @@ namespace {
 constexpr int64_t kMinRun = 64;
 // Largest expanded period, and the length periods are repeated up to.
 constexpr int64_t kMaxPeriod = 1 << 16;
-constexpr int64_t kMinPeriod = 4096;
+constexpr int64_t kMinPeriod = 1024;
 }  // namespace
 
 int64_t channel_run(const at::Tensor& dense_tensor, int64_t axis) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
@@ -46,6 +47,87 @@ void check_single_element(const char* op, const char* name, const at::Tensor& va
 
 // Normalizes axis (negative counts from the end) after checking it is in range.
 int64_t check_axis(const char* op, int64_t axis, int64_t dim);
+
+// ---- tensors of quantization parameters (per channel, token, group) --------
+
+// A floating-point tensor (scales, eps-like parameters).
+void check_floating(const char* op, const char* name, const at::Tensor& value);
+
+// Zero points: an integer or floating-point tensor (not bool or complex).
+void check_zero_point_dtype(const char* op, const at::Tensor& zero_points);
+
+// Per-channel parameters: 1-D with one entry per channel of the axis.
+void check_per_channel_shape(const char* op, const char* name, const at::Tensor& value, int64_t channels,
+                             int64_t axis);
+
+// Every scale is finite and > 0 (reads the values; names the first bad one).
+void check_scale_values(const char* op, const char* name, const at::Tensor& scales);
+
+// Integer zero points lie in [quant_min, quant_max]; floating ones are finite
+// (float zero points, e.g. per_channel_affine_float_qparams, may lie outside).
+void check_zero_point_values(const char* op, const at::Tensor& zero_points, int64_t quant_min, int64_t quant_max);
+
+// Dequantize outputs: a floating dtype.
+void check_floating_dtype(const char* op, const char* name, c10::ScalarType dtype);
+
+// choose_qparams*: quant_min <= 0 <= quant_max and quant_min < quant_max
+// (upstream's validate_qmin_qmax).
+void check_range_includes_zero(const char* op, int64_t quant_min, int64_t quant_max);
+
+// ---- whole-signature checks (no tensor data), shared by CPU and Meta -------
+
+// quantize_per_channel; returns the normalized axis.
+int64_t check_quantize_per_channel_args(const char* op, const at::Tensor& input, const at::Tensor& scales,
+                                        const at::Tensor& zero_points, int64_t axis, int64_t quant_min,
+                                        int64_t quant_max, c10::ScalarType dtype);
+
+// dequantize_per_channel; returns the normalized axis.
+int64_t check_dequantize_per_channel_args(const char* op, const at::Tensor& input, const at::Tensor& scales,
+                                          const c10::optional<at::Tensor>& zero_points, int64_t axis,
+                                          int64_t quant_min, int64_t quant_max, c10::ScalarType dtype,
+                                          c10::ScalarType out_dtype);
+
+// prod(input.shape[:-1]): the tokens of per-token ops (1 for 0-d and 1-D inputs).
+int64_t num_tokens(const at::Tensor& input);
+
+// Per-token parameters: one entry per token, shaped so that they broadcast
+// along the last dimension only (input.shape[:-1] + [1], leading 1s optional).
+void check_per_token_shape(const char* op, const char* name, const at::Tensor& value, const at::Tensor& input);
+
+// Inputs upstream multiplies by reciprocal scales without upcasting: any
+// floating dtype (float32, float64, float16, bfloat16).
+void check_floating_input(const char* op, const at::Tensor& input);
+
+void check_quantize_per_token_args(const char* op, const at::Tensor& input, const at::Tensor& scales,
+                                   const at::Tensor& zero_points, int64_t quant_min, int64_t quant_max,
+                                   c10::ScalarType dtype);
+
+void check_dequantize_per_token_args(const char* op, const at::Tensor& input, const at::Tensor& scales,
+                                     const at::Tensor& zero_points, int64_t quant_min, int64_t quant_max,
+                                     c10::ScalarType dtype, c10::ScalarType output_dtype);
+
+// quantize/dequantize_per_channel_group: input 2-D, group_size > 1 (replaced
+// by the last dimension when larger than it and scales.shape[-1] == 1, as
+// upstream does for GPTQ), last dimension divisible, and scales/zero_points
+// with one entry per group (or one in all). Returns the group size used.
+int64_t check_per_channel_group_args(const char* op, const at::Tensor& input, const at::Tensor& scales,
+                                     const c10::optional<at::Tensor>& zero_points, int64_t group_size);
+
+// fake_quant_per_channel; returns the normalized axis.
+int64_t check_fake_quant_per_channel_args(const char* op, const at::Tensor& input, const at::Tensor& scales,
+                                          const at::Tensor& zero_points, int64_t axis, int64_t quant_min,
+                                          int64_t quant_max);
+
+// choose_qparams.tensor / choose_qparams_symmetric.tensor.
+void check_choose_qparams_args(const char* op, const at::Tensor& input, int64_t quant_min, int64_t quant_max,
+                               double eps, c10::ScalarType dtype);
+
+// choose_qparams_per_token*: a floating input with at least one element per
+// token (upstream's amin/amax over an empty last dimension fail).
+void check_choose_qparams_per_token_input(const char* op, const at::Tensor& input);
+
+// Shape of per-token qparams: input.shape[:-1] + [1], or [] for a 0-d input.
+std::vector<int64_t> per_token_qparams_shape(const at::Tensor& input);
 
 }  // namespace kernels
 }  // namespace torch_pt2e

@@ -79,6 +79,25 @@ static PT2E_HD double sub_rn(double a, double b) {
 #endif
 }
 
+static PT2E_HD float div_rn(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fdiv_rn(a, b);
+#else
+  return a / b;
+#endif
+}
+static PT2E_HD double div_rn(double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __ddiv_rn(a, b);
+#else
+  return a / b;
+#endif
+}
+// Integer differences (q - zero_point) are exact; these overloads let the
+// dequantize helpers be written once for integer and floating zero points.
+static PT2E_HD int32_t sub_rn(int32_t a, int32_t b) { return a - b; }
+static PT2E_HD int64_t sub_rn(int64_t a, int64_t b) { return a - b; }
+
 // torch.round: half to even.
 static PT2E_HD float round_half_even(float v) {
 #if defined(__CUDA_ARCH__)
@@ -228,6 +247,174 @@ static PT2E_HD uint16_t dequantize_per_tensor_bf16(float q, float zero_point, fl
 }
 static PT2E_HD uint16_t dequantize_per_tensor_f16(float q, float zero_point, float scale) {
   return dequantize_per_tensor_reduced<float_to_half, half_to_float>(q, zero_point, scale);
+}
+
+// ---- fake_quant_per_channel --------------------------------------------------
+
+// t = round(x * (1 / s)) + zp, the value before clamping (the gradient mask
+// is qmin <= t <= qmax).
+static PT2E_HD float fake_quantize_unclamped(float x, float inv_scale, float zero_point) {
+  return add_rn(round_half_even(mul_rn(x, inv_scale)), zero_point);
+}
+// (clamp(t, qmin, qmax) - zp) * s; NaN stays NaN, as upstream's.
+static PT2E_HD float fake_quantize_output(float t, float zero_point, float scale, float qmin, float qmax) {
+  return mul_rn(sub_rn(clamp(t, qmin, qmax), zero_point), scale);
+}
+
+// ---- tensor arithmetic in a storage type ------------------------------------
+//
+// choose_qparams* compute with 0-d or per-row tensors of the input's dtype.
+// ATen evaluates each float16/bfloat16 op in float and rounds the result to
+// the storage type; these policies let one template replay such a chain of
+// tensor ops for every dtype. `rounded(v)` is the value the tensor holds.
+struct Float32Arith {
+  using value_type = float;
+  static PT2E_HD float rounded(float v) { return v; }
+};
+struct Float64Arith {
+  using value_type = double;
+  static PT2E_HD double rounded(double v) { return v; }
+};
+struct BFloat16Arith {
+  using value_type = float;
+  static PT2E_HD float rounded(float v) { return bf16_to_float(float_to_bf16(v)); }
+};
+struct Float16Arith {
+  using value_type = float;
+  static PT2E_HD float rounded(float v) { return half_to_float(float_to_half(v)); }
+};
+
+// ---- per-channel / per-token / per-group chains in any compute dtype --------
+//
+// Upstream evaluates these ops as tensor expressions whose dtype follows
+// torch's promotion of the input, scales and zero points (float32, float64,
+// or bfloat16/float16 when those are all reduced); A is that arithmetic.
+
+// quantize_per_channel: round(x * inv) + zp, clamped (bounds already in A).
+template <typename A>
+static PT2E_HD typename A::value_type quantize_round_then_add_in(
+    typename A::value_type x, typename A::value_type inv_scale, typename A::value_type zero_point,
+    typename A::value_type qmin, typename A::value_type qmax) {
+  typename A::value_type r = A::rounded(add_rn(round_half_even(A::rounded(mul_rn(x, inv_scale))), zero_point));
+  r = r != r ? zero_point : r;  // NaN input -> the code of 0.0
+  return clamp(r, qmin, qmax);
+}
+
+// quantize_per_token / per_channel_group: round(x * inv + zp), clamped.
+template <typename A>
+static PT2E_HD typename A::value_type quantize_add_then_round_in(
+    typename A::value_type x, typename A::value_type inv_scale, typename A::value_type zero_point,
+    typename A::value_type qmin, typename A::value_type qmax) {
+  typename A::value_type r = round_half_even(A::rounded(add_rn(A::rounded(mul_rn(x, inv_scale)), zero_point)));
+  r = r != r ? round_half_even(zero_point) : r;
+  return clamp(r, qmin, qmax);
+}
+
+// Dequantize's `q - zp` with floating zero points: q converted to the
+// difference's dtype (D), then subtracted in it. Integer zero points use the
+// exact integer sub_rn instead.
+template <typename D, typename Q>
+static PT2E_HD typename D::value_type quantized_minus_zero_point(Q q, typename D::value_type zero_point) {
+  using T = typename D::value_type;
+  return D::rounded(sub_rn(D::rounded(static_cast<T>(q)), zero_point));
+}
+
+// Dequantize's `difference * scales` in the product's arithmetic C (the
+// difference, integer or floating, converted to C first).
+template <typename C, typename Difference>
+static PT2E_HD typename C::value_type times_scale(Difference difference, typename C::value_type scale) {
+  using T = typename C::value_type;
+  return C::rounded(mul_rn(C::rounded(static_cast<T>(difference)), scale));
+}
+
+// to_quantized for chains whose clamp bounds were rounded to a reduced dtype
+// (bfloat16(32767) = 32768): saturate in the integer domain as well.
+template <typename Q, typename T>
+static PT2E_HD Q to_quantized_saturating(T v, int64_t qmin, int64_t qmax) {
+  int64_t i = v >= static_cast<T>(2147483648.0) ? int64_t(2147483647)
+              : v < static_cast<T>(-2147483648.0) ? -int64_t(2147483647) - 1
+                                                  : static_cast<int64_t>(static_cast<int32_t>(v));
+  i = i < qmin ? qmin : i;
+  i = i > qmax ? qmax : i;
+  return static_cast<Q>(i);
+}
+
+struct QParams {
+  double scale;
+  int64_t zero_point;
+};
+
+// choose_qparams.tensor: determine_qparams (torch/ao/quantization/utils.py),
+// per_tensor_affine, from the input's min and max. The range and its
+// quotient by the Python float (qmax - qmin) are 0-d tensors of the input's
+// dtype (A); torch.max(scale, eps) promotes to the fp32 eps tensor; the zero
+// point is qmin - round(min_neg / scale), clamped. Returns a non-finite scale
+// when the range overflows the input's dtype (callers reject it).
+template <typename A>
+static PT2E_HD QParams choose_qparams_affine(float min_val, float max_val, int64_t quant_min, int64_t quant_max,
+                                             float eps) {
+  const float min_neg = min_val < 0.0f ? min_val : 0.0f;
+  const float max_pos = max_val > 0.0f ? max_val : 0.0f;
+  // A Python float operand of a float tensor op becomes a float (for
+  // float16/bfloat16 too: ATen keeps it in the float compute type).
+  const float levels = static_cast<float>(static_cast<double>(quant_max - quant_min));
+  float scale = A::rounded(div_rn(A::rounded(sub_rn(max_pos, min_neg)), levels));
+  scale = scale < eps ? eps : scale;
+  const float steps = round_half_even(div_rn(min_neg, scale));
+  // int64 instead of upstream's int32 cast, which overflows only for full int32 ranges.
+  const int64_t zero_point = quant_min - static_cast<int64_t>(steps);
+  return {scale, clamp(zero_point, quant_min, quant_max)};
+}
+
+// choose_qparams_symmetric.tensor: determine_qparams, per_tensor_symmetric:
+// max(-min_neg, max_pos) / ((qmax - qmin) / 2), at least eps; zero point 0,
+// or 128 for uint8 (has_customized_qrange is False for this op).
+template <typename A>
+static PT2E_HD QParams choose_qparams_symmetric(float min_val, float max_val, int64_t quant_min, int64_t quant_max,
+                                                float eps, bool is_uint8) {
+  const float min_neg = min_val < 0.0f ? min_val : 0.0f;
+  const float max_pos = max_val > 0.0f ? max_val : 0.0f;
+  const float amax = -min_neg > max_pos ? -min_neg : max_pos;
+  const float half_levels = static_cast<float>(static_cast<double>(quant_max - quant_min) / 2.0);
+  float scale = A::rounded(div_rn(amax, half_levels));
+  scale = scale < eps ? eps : scale;
+  return {scale, is_uint8 ? int64_t(128) : int64_t(0)};
+}
+
+// _choose_qparams_per_token_asymmetric_impl for one row (after XNNPACK):
+// qmin, qmax = -128, 127 whatever the dtype; every step is a tensor op in the
+// input's dtype; the zero point comes from the side with the smaller error,
+// is clamped, then rounded.
+template <typename A>
+static PT2E_HD QParams choose_qparams_per_token_asymmetric(typename A::value_type min_val,
+                                                           typename A::value_type max_val) {
+  using T = typename A::value_type;
+  const T zero = 0, qmin = -128, qmax = 127;
+  // torch.finfo(torch.float32).eps = 2^-23, exact in every floating dtype.
+  const T eps = static_cast<T>(1.1920928955078125e-07);
+  const T min_neg = min_val < zero ? min_val : zero;
+  const T max_pos = max_val > zero ? max_val : zero;
+  T scale = A::rounded(div_rn(A::rounded(sub_rn(max_pos, min_neg)), static_cast<T>(255)));
+  scale = scale < eps ? eps : scale;
+  const T descaled_min = A::rounded(div_rn(min_neg, scale));
+  const T descaled_max = A::rounded(div_rn(max_pos, scale));
+  const T from_min_error = A::rounded(add_rn(qmin, descaled_min));
+  const T from_max_error = A::rounded(add_rn(qmax, descaled_max));
+  T zero_point = A::rounded(add_rn(from_min_error, from_max_error)) > zero ? A::rounded(sub_rn(qmin, descaled_min))
+                                                                           : A::rounded(sub_rn(qmax, descaled_max));
+  zero_point = round_half_even(clamp(zero_point, qmin, qmax));
+  return {static_cast<double>(scale), static_cast<int64_t>(zero_point)};
+}
+
+// choose_qparams_per_token for one row: max|x| clamped to 1e-5 (the bound
+// converted to the scales' dtype, as ATen's clamp does), divided by 127.
+// A is the scales' arithmetic: the input's, except float16 -> float32.
+template <typename A>
+static PT2E_HD typename A::value_type choose_scale_per_token_symmetric(typename A::value_type abs_max) {
+  using T = typename A::value_type;
+  const T lower = A::rounded(static_cast<T>(1e-5));
+  const T clamped = abs_max < lower ? lower : abs_max;
+  return A::rounded(div_rn(clamped, static_cast<T>(127)));
 }
 
 }  // namespace numerics

@@ -92,4 +92,75 @@ TEST(Numerics, DequantizeReducedRoundsEachStep) {
   EXPECT_EQ(nm::dequantize_per_tensor_f32(257.0f, 1.0f, 1.0f), 256.0f);
 }
 
+TEST(Numerics, ReducedArithMatchesC10Operators) {
+  // c10::BFloat16 / c10::Half operators compute in float and round, as ATen's tensors do.
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> any(-300.0f, 300.0f);
+  for (int i = 0; i < 100000; ++i) {
+    const c10::BFloat16 a(any(rng)), b(any(rng));
+    const float fa = a, fb = b;
+    ASSERT_EQ(nm::BFloat16Arith::rounded(nm::mul_rn(fa, fb)), static_cast<float>(a * b));
+    ASSERT_EQ(nm::BFloat16Arith::rounded(nm::add_rn(fa, fb)), static_cast<float>(a + b));
+    ASSERT_EQ(nm::BFloat16Arith::rounded(nm::div_rn(fa, fb)), static_cast<float>(a / b));
+    const c10::Half ha(any(rng)), hb(any(rng));
+    const float fha = ha, fhb = hb;
+    ASSERT_EQ(nm::Float16Arith::rounded(nm::sub_rn(fha, fhb)), static_cast<float>(ha - hb));
+    ASSERT_EQ(nm::Float16Arith::rounded(nm::mul_rn(fha, fhb)), static_cast<float>(ha * hb));
+  }
+}
+
+TEST(Numerics, QuantizeInAnArithmetic) {
+  // Float32Arith gives the plain float32 helpers.
+  EXPECT_EQ(nm::quantize_round_then_add_in<nm::Float32Arith>(0.5f, 1.0f, 1.0f, 0.0f, 255.0f), 1.0f);  // 0 + 1
+  EXPECT_EQ(nm::quantize_add_then_round_in<nm::Float32Arith>(0.5f, 1.0f, 1.0f, 0.0f, 255.0f), 2.0f);  // round(1.5)
+  // bfloat16: 101 * 3 = 303 -> 304 (tie to even); 304 + 1 = 305 -> 304; round -> 304
+  EXPECT_EQ(nm::quantize_add_then_round_in<nm::BFloat16Arith>(101.0f, 3.0f, 1.0f, -32768.0f, 32768.0f), 304.0f);
+  // NaN -> the zero point (rounded, when added before rounding)
+  EXPECT_EQ(nm::quantize_add_then_round_in<nm::Float64Arith>(std::nan(""), 1.0, 2.5, -8.0, 7.0), 2.0);
+  EXPECT_EQ(nm::quantize_round_then_add_in<nm::Float16Arith>(std::nanf(""), 1.0f, 3.0f, -8.0f, 7.0f), 3.0f);
+}
+
+TEST(Numerics, DequantizeDifferencesAndProducts) {
+  // bfloat16 zero point 1.5: -128 - 1.5 = -129.5 -> -130 (tie to even)
+  EXPECT_EQ(nm::quantized_minus_zero_point<nm::BFloat16Arith>(int8_t(-128), 1.5f), -130.0f);
+  // float32: 16777217 -> float 16777216, minus 1
+  EXPECT_EQ(nm::quantized_minus_zero_point<nm::Float32Arith>(int32_t(16777217), 1.0f), 16777215.0f);
+  // integer difference 16777216 converted to float exactly, times 0.5
+  EXPECT_EQ(nm::times_scale<nm::Float32Arith>(int64_t(16777216), 0.5f), 8388608.0f);
+  // bfloat16 product: 125.5 * 0.10009765625 = 12.5623 -> 12.5625
+  EXPECT_EQ(nm::times_scale<nm::BFloat16Arith>(125.5f, 0.10009765625f), 12.5625f);
+}
+
+TEST(Numerics, SaturatingConversionClampsInIntegers) {
+  // bfloat16's clamp bound for 32767 is 32768; the integer clamp gives 32767.
+  EXPECT_EQ(nm::to_quantized_saturating<int16_t>(32768.0f, -32768, 32767), 32767);
+  EXPECT_EQ(nm::to_quantized_saturating<uint8_t>(-3.0f, 0, 255), 0);
+  EXPECT_EQ(nm::to_quantized_saturating<int32_t>(5e9, -2147483648LL, 2147483647LL), 2147483647);
+}
+
+TEST(Numerics, ChooseQparamsArithmetic) {
+  const float eps = 1.1920928955078125e-07f;
+  // affine: (3 - -1) / 255; -128 - round(-1 / (4/255)) = -128 - round(-63.75) = -64
+  auto qp = nm::choose_qparams_affine<nm::Float32Arith>(-1.0f, 3.0f, -128, 127, eps);
+  EXPECT_EQ(qp.scale, static_cast<double>(4.0f / 255.0f));
+  EXPECT_EQ(qp.zero_point, -64);
+  // bfloat16 rounds the quotient: 0.0156863 -> 0.0157470703125
+  EXPECT_EQ(nm::choose_qparams_affine<nm::BFloat16Arith>(-1.0f, 3.0f, -128, 127, eps).scale, 0.0157470703125);
+  // all zeros: scale eps, zero point qmin
+  qp = nm::choose_qparams_affine<nm::Float32Arith>(0.0f, 0.0f, -128, 127, eps);
+  EXPECT_EQ(qp.scale, static_cast<double>(eps));
+  EXPECT_EQ(qp.zero_point, -128);
+  // symmetric: max(1, 3) / 127.5; uint8 -> 128
+  qp = nm::choose_qparams_symmetric<nm::Float32Arith>(-1.0f, 3.0f, 0, 255, eps, true);
+  EXPECT_EQ(qp.scale, static_cast<double>(3.0f / 127.5f));
+  EXPECT_EQ(qp.zero_point, 128);
+  // per-token asymmetric [-1, 3]: -64 (see test_choose_qparams.cpp)
+  qp = nm::choose_qparams_per_token_asymmetric<nm::Float32Arith>(-1.0f, 3.0f);
+  EXPECT_EQ(qp.zero_point, -64);
+  // per-token symmetric: 2.546875 / 127 = 0.0200541 -> bfloat16 0.02001953125; 0 -> 1e-5 floor
+  EXPECT_EQ(nm::choose_scale_per_token_symmetric<nm::BFloat16Arith>(2.546875f), 0.02001953125f);
+  EXPECT_EQ(nm::choose_scale_per_token_symmetric<nm::Float32Arith>(0.0f), static_cast<float>(1e-5) / 127.0f);
+  EXPECT_EQ(nm::choose_scale_per_token_symmetric<nm::Float64Arith>(0.0), 1e-5 / 127.0);
+}
+
 }  // namespace

@@ -13,7 +13,14 @@
 #include "torch_pt2e_plugin/flow/flow_ops.h"
 #include "torch_pt2e_plugin/observers/observer_ops.h"
 #include "torch_pt2e_plugin/ops/build_info.h"
+#include "torch_pt2e_plugin/ops/choose_qparams.h"
+#include "torch_pt2e_plugin/ops/convert_element_type.h"
+#include "torch_pt2e_plugin/ops/fake_quant.h"
+#include "torch_pt2e_plugin/ops/per_channel.h"
+#include "torch_pt2e_plugin/ops/per_channel_group.h"
 #include "torch_pt2e_plugin/ops/per_tensor.h"
+#include "torch_pt2e_plugin/ops/per_token.h"
+#include "torch_pt2e_plugin/ops/schema_list.h"
 
 namespace torch_pt2e {
 namespace ops {
@@ -21,7 +28,9 @@ namespace {
 
 // The families in upstream's order of definition; the plugin's own namespace last.
 std::vector<OpFamily> all_families() {
-  return {per_tensor_ops(), build_info_ops(), observers::observer_ops(), flow::flow_ops()};
+  return {per_tensor_ops(),        choose_qparams_ops(),   per_channel_ops(),          per_token_ops(),
+          per_channel_group_ops(), fake_quant_ops(),       convert_element_type_ops(), build_info_ops(),
+          schema_list_ops(),       fake_quant_forward_ops(), observers::observer_ops(), flow::flow_ops()};
 }
 
 // In a Python process whose torch defines quantized_decomposed in Python,
@@ -113,6 +122,15 @@ void register_family(RegistrationState& s, const OpFamily& family) {
 }
 
 }  // namespace
+
+std::vector<std::string> plugin_schemas(const std::string& ns) {
+  std::vector<std::string> schemas;
+  for (const auto& family : all_families()) {
+    if (ns != family.ns) continue;
+    schemas.insert(schemas.end(), family.schemas.begin(), family.schemas.end());
+  }
+  return schemas;
+}
 
 bool defined_by_plugin(const std::vector<std::string>& defined, const char* name) {
   return std::find(defined.begin(), defined.end(), name) != defined.end();

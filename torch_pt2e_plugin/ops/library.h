@@ -56,6 +56,10 @@ c10::TypedOperatorHandle<Signature> find_op(const char* name, const char* overlo
   return c10::Dispatcher::singleton().findSchemaOrThrow(name, overload).typed<Signature>();
 }
 
+// The schemas every family contributes to namespace `ns`, in registration
+// order, as given to Library::def (without the namespace).
+std::vector<std::string> plugin_schemas(const std::string& ns);
+
 // True when `name` ("op" or "op.overload") was defined by this plugin.
 bool defined_by_plugin(const std::vector<std::string>& defined, const char* name);
 

@@ -189,7 +189,8 @@ std::shared_ptr<const QuantizationSpec> quantization_spec_from_json(const json& 
 
 json spec_to_json(Graph& graph, const QuantizationSpecBase& spec) { return spec_json(GraphIndex(graph), spec); }
 
-json annotations_to_json(Graph& graph, const AnnotationTable& annotations) {
+json annotations_to_json(Graph& graph, const AnnotationTable& annotations,
+                         std::vector<const QuantizationSpecBase*>* spec_order) {
   const GraphIndex index(graph);
   json specs = json::array();
   std::unordered_map<const QuantizationSpecBase*, size_t> spec_ids;
@@ -199,6 +200,7 @@ json annotations_to_json(Graph& graph, const AnnotationTable& annotations) {
     if (it != spec_ids.end()) return it->second;
     specs.push_back(spec_json(index, *spec));
     spec_ids[spec.get()] = specs.size() - 1;
+    if (spec_order) spec_order->push_back(spec.get());
     return specs.size() - 1;
   };
   json entries = json::array();

@@ -21,7 +21,9 @@
 namespace torch_pt2e {
 namespace quantizer {
 
-nlohmann::json annotations_to_json(torch::jit::Graph& graph, const AnnotationTable& annotations);
+// `spec_order`, if given, receives the spec objects in the order of "specs".
+nlohmann::json annotations_to_json(torch::jit::Graph& graph, const AnnotationTable& annotations,
+                                   std::vector<const QuantizationSpecBase*>* spec_order = nullptr);
 
 // Throws with the offending entry if a node index or value id does not exist
 // in `graph`, or a spec is malformed.

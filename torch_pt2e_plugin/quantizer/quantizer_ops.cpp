@@ -55,9 +55,23 @@ bool same_entry(const QuantizationAnnotation& a, const QuantizationAnnotation& b
          a.allow_implicit_sharing == b.allow_implicit_sharing && a.annotated == b.annotated;
 }
 
+// Where a spec object comes from ("global/weight", ...): the Python side maps
+// these back to its own spec objects.
+using Origins = std::unordered_map<const QuantizationSpecBase*, std::string>;
+
+void add_origins(Origins& origins, const std::string& prefix, const QuantizationConfigPtr& config) {
+  if (!config) return;
+  const std::pair<const char*, const QuantizationSpecCPtr*> fields[] = {
+      {"input_activation", &config->input_activation}, {"output_activation", &config->output_activation},
+      {"weight", &config->weight}, {"bias", &config->bias}};
+  for (const auto& field : fields) {
+    if (*field.second) origins.emplace(field.second->get(), prefix + "/" + field.first);
+  }
+}
+
 // What `after` added to or changed in `before`, and the partitions.
 std::string answer(torch::jit::Graph& graph, const AnnotationTable& before, const AnnotationTable& after,
-                   const std::vector<Partition>& partitions) {
+                   const std::vector<Partition>& partitions, const Origins& origins = {}) {
   AnnotationTable changed;
   for (Node* node : graph.nodes()) {
     const auto* now = after.find(node);
@@ -67,7 +81,14 @@ std::string answer(torch::jit::Graph& graph, const AnnotationTable& before, cons
   for (const Value* value : after.marked()) {
     if (!before.is_marked(value)) changed.mark(value);
   }
-  json result = annotations_to_json(graph, changed);
+  std::vector<const QuantizationSpecBase*> order;
+  json result = annotations_to_json(graph, changed, &order);
+  json spec_origins = json::array();
+  for (const auto* spec : order) {
+    const auto it = origins.find(spec);
+    spec_origins.push_back(it == origins.end() ? json(nullptr) : json(it->second));
+  }
+  result["origins"] = spec_origins;
   json list = json::array();
   for (const auto& partition : partitions) {
     json ids = json::array();
@@ -88,7 +109,9 @@ std::string xnnpack_annotate(const c10::IValue& module_value, const std::string&
   XNNPACKQuantizer quantizer = XNNPACKQuantizer::from_json(request.at("quantizer"));
   if (const NodeFilter filter = allowed_filter(request)) quantizer.set_filter_function(filter);
   quantizer.annotate(module, after);
-  return answer(*graph, before, after, {});
+  Origins origins;
+  for (const auto& entry : quantizer.configs()) add_origins(origins, entry.first, entry.second);
+  return answer(*graph, before, after, {}, origins);
 }
 
 std::string xnnpack_run_annotator(const c10::IValue& module_value, const std::string& text) {
@@ -102,7 +125,9 @@ std::string xnnpack_run_annotator(const c10::IValue& module_value, const std::st
   const AnnotationTable before = current_annotations(*graph, request);
   AnnotationTable after = before;
   const auto partitions = annotator(module, after, config.get(), allowed_filter(request));
-  return answer(*graph, before, after, partitions);
+  Origins origins;
+  add_origins(origins, "config", config);
+  return answer(*graph, before, after, partitions, origins);
 }
 
 std::string xnnpack_propagate_annotation(const c10::IValue& module_value, const std::string& text) {
@@ -124,7 +149,7 @@ std::string embedding_annotate(const c10::IValue& module_value, const std::strin
   const AnnotationTable before = current_annotations(*graph, request);
   AnnotationTable after = before;
   EmbeddingQuantizer().annotate(module, after);
-  return answer(*graph, before, after, {});
+  return answer(*graph, before, after, {}, {{embedding_weight_spec().get(), "embedding/weight"}});
 }
 
 c10::IValue xnnpack_transform_for_annotation(const c10::IValue& module_value) {

@@ -254,6 +254,17 @@ json XNNPACKQuantizer::to_json() const {
               {"module_name", entries(module_name_config_)}};
 }
 
+std::vector<std::pair<std::string, QuantizationConfigPtr>> XNNPACKQuantizer::configs() const {
+  std::vector<std::pair<std::string, QuantizationConfigPtr>> result = {{"global", global_config_}};
+  auto add = [&](const char* kind, const std::vector<std::pair<std::string, QuantizationConfigPtr>>& list) {
+    for (size_t i = 0; i < list.size(); ++i) result.emplace_back(std::string(kind) + "/" + std::to_string(i), list[i].second);
+  };
+  add("operator_type", operator_type_config_);
+  add("module_type", module_type_config_);
+  add("module_name", module_name_config_);
+  return result;
+}
+
 XNNPACKQuantizer XNNPACKQuantizer::from_json(const json& data) {
   TORCH_CHECK(data.is_object(), "XNNPACKQuantizer: expected an object with global, operator_type, module_type and ",
               "module_name, got ", data.dump());

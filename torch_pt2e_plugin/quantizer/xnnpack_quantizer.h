@@ -64,6 +64,10 @@ class XNNPACKQuantizer : public Quantizer {
   nlohmann::json to_json() const;
   static XNNPACKQuantizer from_json(const nlohmann::json& data);
 
+  // Every config with where it is set: "global", "operator_type/<i>",
+  // "module_type/<i>", "module_name/<i>" (i in setting order, as in to_json).
+  std::vector<std::pair<std::string, QuantizationConfigPtr>> configs() const;
+
  private:
   void annotate_all_patterns(torch::jit::Module& module, AnnotationTable& annotations,
                              const QuantizationConfigPtr& config, const NodeFilter& filter,

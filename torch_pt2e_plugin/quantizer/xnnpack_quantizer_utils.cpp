@@ -9,6 +9,7 @@
 
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 #include "torch_pt2e_plugin/passes/prepare_state.h"
+#include "torch_pt2e_plugin/passes/qdq_nodes.h"
 #include "torch_pt2e_plugin/passes/sharing_groups.h"
 
 namespace torch_pt2e {
@@ -66,7 +67,17 @@ Node* op_node(Value* value) {
   return passes::is_operator_node(node) && !node->outputs().empty() && node->output(0) == value ? node : nullptr;
 }
 
-size_t num_users(Value* value) { return passes::effective_users(value).size(); }
+// The users of a value as upstream's FX graphs have them: shape queries
+// (scripted functions check input sizes; export has no nodes for those) do not count.
+std::vector<Node*> users_of(Value* value) {
+  std::vector<Node*> users;
+  for (Node* user : passes::effective_users(value)) {
+    if (!passes::is_shape_query(user)) users.push_back(user);
+  }
+  return users;
+}
+
+size_t num_users(Value* value) { return users_of(value).size(); }
 
 std::vector<Node*> nodes_of(Graph& graph) { return {graph.nodes().begin(), graph.nodes().end()}; }
 
@@ -278,7 +289,7 @@ std::vector<Partition> annotate_conv(Annotating& a, bool transpose) {
   for (Node* conv : nodes_of(a.graph())) {
     if (!is_op(conv, convs)) continue;
     // conv -> relu is left to conv_relu.
-    const auto users = passes::effective_users(conv->output());
+    const auto users = users_of(conv->output());
     if (users.size() == 1 && is_op(users[0], kRelu)) continue;
     bool skip = false;
     QuantizationAnnotation annotation;
@@ -351,13 +362,13 @@ std::vector<Partition> annotate_conv_bn(Annotating& a, bool has_relu, bool trans
   std::vector<Partition> partitions;
   for (Node* conv : nodes_of(a.graph())) {
     if (!is_op(conv, convs)) continue;
-    const auto conv_users = passes::effective_users(conv->output());
+    const auto conv_users = users_of(conv->output());
     if (conv_users.size() != 1 || !is_op(conv_users[0], kBatchNorm)) continue;
     Node* bn = conv_users[0];
     if (bn->input(kInput) != conv->output()) continue;
     Node* output = bn;
     if (has_relu) {
-      const auto bn_users = passes::effective_users(bn->output());
+      const auto bn_users = users_of(bn->output());
       if (bn_users.size() != 1 || !is_op(bn_users[0], kRelu)) continue;
       output = bn_users[0];
     }

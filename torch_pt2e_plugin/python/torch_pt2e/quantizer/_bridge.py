@@ -118,12 +118,16 @@ def spec_to_json(spec: Optional[QuantizationSpec]) -> Optional[Dict[str, Any]]:
     }
 
 
-def spec_from_json(data: Optional[Dict[str, Any]]) -> Optional[QuantizationSpec]:
+def spec_from_json(data: Optional[Dict[str, Any]], ctors: Optional[Dict[str, Any]] = None
+                   ) -> Optional[QuantizationSpec]:
+    """`ctors` (constructor JSON key -> constructor) lets a new spec reuse a
+    known spec's constructor object, as upstream's change_quantization_config does."""
     if data is None:
         return None
+    ctor = (ctors or {}).get(spec_key(data["observer"]))
     return QuantizationSpec(
         dtype=_torch_attr(data["dtype"]),
-        observer_or_fake_quant_ctr=ctor_from_json(data["observer"]),
+        observer_or_fake_quant_ctr=ctor if ctor is not None else ctor_from_json(data["observer"]),
         quant_min=data.get("quant_min"),
         quant_max=data.get("quant_max"),
         qscheme=_torch_attr(data.get("qscheme")),
@@ -231,13 +235,22 @@ def allowed_values(view, filter_fn: Optional[Callable]) -> Optional[List[int]]:
     return allowed
 
 
+def _known_ctors(known: Dict[str, Any]) -> Dict[str, Any]:
+    ctors = {}
+    for key, spec in known.items():
+        data = json.loads(key)
+        if data.get("kind") == "quantization":
+            ctors.setdefault(spec_key(data["observer"]), spec.observer_or_fake_quant_ctr)
+    return ctors
+
+
 def _decode_spec(data, known, by_index, by_value):
     key = spec_key(data)
     if key in known:
         return known[key]
     kind = data["kind"]
     if kind == "quantization":
-        spec = spec_from_json(data)
+        spec = spec_from_json(data, _known_ctors(known))
     elif kind == "shared":
         if "edge" in data:
             spec = SharedQuantizationSpec((by_value[data["edge"][0]], by_index[data["edge"][1]]))
@@ -266,13 +279,31 @@ def _decode_spec(data, known, by_index, by_value):
     return spec
 
 
-def apply_answer(view, answer: Dict[str, Any], known: Dict[str, Any]) -> List[List[Any]]:
+def config_origins(prefix: str, config) -> Dict[str, Any]:
+    """"<prefix>/<field>" -> spec object, the names C++ answers give config specs."""
+    if config is None:
+        return {}
+    return {f"{prefix}/{field}": getattr(config, field) for field in CONFIG_FIELDS
+            if getattr(config, field) is not None}
+
+
+def apply_answer(view, answer: Dict[str, Any], known: Dict[str, Any],
+                 origins: Optional[Dict[str, Any]] = None) -> List[List[Any]]:
     """Applies a C++ answer to the view's node.meta; returns its partitions as view nodes.
 
+    Specs that C++ took from a config ("origins") become that config's spec
+    objects, others the view's existing objects of equal content, or new ones.
     An existing annotation object is updated in place (as upstream's
     annotators do); nodes without one get a new QuantizationAnnotation."""
     by_index, by_value = _view_nodes(view)
-    specs = [_decode_spec(data, known, by_index, by_value) for data in answer.get("specs", [])]
+    origins = origins or {}
+    answer_origins = answer.get("origins") or [None] * len(answer.get("specs", []))
+    specs = []
+    for data, origin in zip(answer.get("specs", []), answer_origins):
+        if origin is not None and origin in origins:
+            specs.append(origins[origin])
+        else:
+            specs.append(_decode_spec(data, known, by_index, by_value))
 
     def spec_at(index):
         return None if index is None else specs[index]
@@ -311,15 +342,18 @@ def _script_module_c(model):
     return c
 
 
-def call(op_name: str, view, request: Dict[str, Any], known: Optional[Dict[str, Any]] = None):
+def call(op_name: str, view, request: Dict[str, Any], origins: Optional[Dict[str, Any]] = None):
     """Runs torch.ops.torch_pt2e.<op_name> on the view's module with the view's
-    annotations; applies and returns the answer's partitions."""
-    known = {} if known is None else known
+    annotations; applies and returns the answer's partitions. `origins` names
+    the config spec objects the answer may refer to (config_origins)."""
+    known: Dict[str, Any] = {}
+    for spec in (origins or {}).values():
+        known.setdefault(spec_key(spec_to_json(spec)), spec)
     request = dict(request)
     request["annotations"] = encode_state(view, known)
     op = getattr(torch.ops.torch_pt2e, op_name)
     answer = json.loads(op(_script_module_c(view), json.dumps(request)))
-    return apply_answer(view, answer, known)
+    return apply_answer(view, answer, known, origins)
 
 
 @functools.lru_cache(maxsize=None)

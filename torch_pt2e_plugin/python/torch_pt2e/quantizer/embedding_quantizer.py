@@ -30,8 +30,7 @@ class EmbeddingQuantizer(Quantizer):
         return [get_embedding_operators_config().config]
 
     def annotate(self, model):
-        spec = _bridge.embedding_weight_spec()
-        _bridge.call("embedding_annotate", model, {}, {_bridge.spec_key(_bridge.spec_to_json(spec)): spec})
+        _bridge.call("embedding_annotate", model, {}, {"embedding/weight": _bridge.embedding_weight_spec()})
         return model
 
     def validate(self, model) -> None:

@@ -27,7 +27,6 @@ from .xnnpack_quantizer_utils import (
     _convert_scalars_to_attrs,
     config_from_json,
     config_to_json,
-    known_specs,
     validate_config,
 )
 
@@ -192,9 +191,14 @@ class XNNPACKQuantizer(Quantizer):
         self.filter_fn = filter_fn
         return self
 
-    def _configs(self) -> List[Optional[QuantizationConfig]]:
-        return ([self.global_config] + list(self.operator_type_config.values())
-                + list(self.module_type_config.values()) + list(self.module_name_config.values()))
+    def _origins(self) -> Dict[str, Any]:
+        """Config specs by the names the C++ quantizer gives them (XNNPACKQuantizer::configs)."""
+        origins = _bridge.config_origins("global", self.global_config)
+        for kind, configs in (("operator_type", self.operator_type_config), ("module_type", self.module_type_config),
+                              ("module_name", self.module_name_config)):
+            for i, config in enumerate(configs.values()):
+                origins.update(_bridge.config_origins(f"{kind}/{i}", config))
+        return origins
 
     def to_json(self) -> Dict[str, Any]:
         """The C++ XNNPACKQuantizer::from_json form of this quantizer's configs."""
@@ -213,7 +217,7 @@ class XNNPACKQuantizer(Quantizer):
 
     def annotate(self, model):
         request = {"quantizer": self.to_json(), "allowed": _bridge.allowed_values(model, self.filter_fn)}
-        _bridge.call("xnnpack_annotate", model, request, known_specs(*self._configs()))
+        _bridge.call("xnnpack_annotate", model, request, self._origins())
         return model
 
     def validate(self, model) -> None:

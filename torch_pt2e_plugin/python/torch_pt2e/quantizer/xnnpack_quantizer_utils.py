@@ -73,20 +73,6 @@ def config_from_json(data) -> Optional[QuantizationConfig]:
     return QuantizationConfig(is_qat=bool(data.get("is_qat", False)), **specs)
 
 
-def known_specs(*configs: Optional[QuantizationConfig]) -> Dict[str, QuantizationSpec]:
-    """Spec JSON key -> spec object of the configs, so annotations made from a
-    config refer to its spec objects."""
-    known = {}
-    for config in configs:
-        if config is None:
-            continue
-        for field in _bridge.CONFIG_FIELDS:
-            spec = getattr(config, field)
-            if spec is not None:
-                known.setdefault(_bridge.spec_key(_bridge.spec_to_json(spec)), spec)
-    return known
-
-
 def _act_qspec(config: Optional[QuantizationConfig], field: str):
     if config is None or getattr(config, field) is None:
         return None
@@ -130,7 +116,8 @@ def _annotator(name: str):
             "config": config_to_json(quantization_config),
             "allowed": _bridge.allowed_values(model, filter_fn),
         }
-        return _bridge.call("xnnpack_run_annotator", model, request, known_specs(quantization_config))
+        return _bridge.call("xnnpack_run_annotator", model, request,
+                            _bridge.config_origins("config", quantization_config))
 
     annotate.__name__ = f"_annotate_{name}"
     annotate.__qualname__ = annotate.__name__

@@ -28,6 +28,7 @@ using OpSet = std::vector<std::string>;
 // remain where canonicalization could not make them functional.
 const OpSet kLinear = {"aten::linear"};
 const OpSet kRelu = {"aten::relu", "aten::relu_"};
+// conv3d and the .padding overloads as torchao's newer _is_conv_node (torch 2.6: conv1d, conv2d).
 const OpSet kConv = {"aten::conv1d",         "aten::conv2d",         "aten::conv3d",
                      "aten::conv1d.padding", "aten::conv2d.padding", "aten::conv3d.padding"};
 const OpSet kConvTranspose = {"aten::conv_transpose1d", "aten::conv_transpose2d.input",
@@ -502,11 +503,13 @@ std::vector<Partition> annotate_cat(Annotating& a) {
   std::vector<Partition> partitions;
   for (Node* cat : nodes_of(a.graph())) {
     if (!is_op(cat, kCat)) continue;
+    // The filter applies as in torch 2.6 (ExecuTorch's cat annotator ignores it).
     Node* list = cat->input(0)->node();
     if (list->kind() != c10::prim::ListConstruct || list->inputs().empty()) continue;
     if (a.is_annotated({rep(cat)}) || !a.passes(rep(cat))) continue;
     const std::vector<Value*> inputs(list->inputs().begin(), list->inputs().end());
     partitions.push_back(inputs);
+    // ExecuTorch's qparam source (torch 2.6 always takes input 0).
     Value* source = inputs[0];
     for (Value* input : inputs) {
       if (has_annotated_qparam_source(a, input)) {

@@ -12,7 +12,7 @@
 set -euo pipefail
 
 ROOT="${TORCH_PT2E_TRIXIE_ROOT:-/var/cache/torch_pt2e/trixie-root}"
-PACKAGES="python3-torch libtorch-dev g++ cmake make python3-pytest python3-numpy libgtest-dev nlohmann-json3-dev libcli11-dev"
+PACKAGES="python3-torch python3-torchvision libtorch-dev g++ cmake make python3-pytest python3-numpy libgtest-dev nlohmann-json3-dev libcli11-dev"
 STAMP="$ROOT/.torch_pt2e_packages"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 

@@ -11,6 +11,7 @@
 #include <torch/csrc/jit/passes/fuse_linear.h>
 #include <torch/csrc/jit/passes/inliner.h>
 #include <torch/csrc/jit/passes/remove_mutation.h>
+#include <torch/csrc/jit/passes/shape_analysis.h>
 
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 #include "torch_pt2e_plugin/passes/pass_timer.h"
@@ -163,6 +164,7 @@ bool refine_optional_tensor_attributes(Graph& graph, const Module& owner) {
     Node* cast = graph.insertNode(graph.create(c10::prim::unchecked_cast, {get->output()}));
     cast->output()->setType(c10::TensorType::get());
     cast->output()->setDebugName(get->output()->debugName() + "_tensor");
+    copy_metadata(get, cast);  // quantizers' module filters read the cast's call stack
     get->output()->replaceAllUsesAfterNodeWith(cast, cast->output());
     changed = true;
   }
@@ -228,6 +230,46 @@ void drop_other_methods(Module& module) {
   }
 }
 
+// Tensor constants with elements (what freezing makes of plain tensor
+// attributes, and tracing of tensors built in forward) become buffers
+// `_tensor_constant_<N>` read by prim::GetAttr, as torch.export lifts them to
+// get_attr nodes: quantizers can annotate them like any weight. 0-d constants
+// stay: they are how tracing records Python scalars.
+bool lift_tensor_constants(Graph& graph, Module& owner) {
+  bool changed = false;
+  int64_t next = 0;
+  for (auto it = graph.nodes().begin(); it != graph.nodes().end();) {
+    Node* node = *it++;
+    if (node->kind() != c10::prim::Constant || !node->hasUses()) continue;
+    const auto value = constant_value(node->output());
+    if (!value || !value->isTensor() || value->toTensor().dim() == 0) continue;
+    std::string name;
+    do {
+      name = "_tensor_constant_" + std::to_string(next++);
+    } while (owner.hasattr(name) || owner.type()->hasAttribute(name));
+    Value* read = add_tensor_attribute(owner, graph, name, value->toTensor(), /*is_parameter=*/false);
+    read->setType(node->output()->type());
+    copy_metadata(node, read->node());
+    node->output()->replaceAllUsesWith(read);
+    node->destroy();
+    changed = true;
+  }
+  return changed;
+}
+
+// Traced graphs know their inputs' dtypes and shapes, which freezing drops;
+// they are put back and propagated, so quantizers see which values are float.
+void restore_traced_types(const Module& original, const std::shared_ptr<Graph>& frozen) {
+  const auto inputs = original.get_method("forward").graph()->inputs();
+  if (inputs.size() != frozen->inputs().size() || inputs.size() < 2) return;
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    const auto type = inputs[i]->type()->cast<c10::TensorType>();
+    if (!type || !type->scalarType() || !type->sizes().concrete_sizes()) return;
+  }
+  for (size_t i = 1; i < inputs.size(); ++i) frozen->inputs()[i]->setType(inputs[i]->type());
+  torch::jit::PropagateInputShapes(frozen);
+}
+
 }  // namespace
 
 bool rewrite_convolution_calls(const std::shared_ptr<Graph>& graph, const Module& owner) {
@@ -265,6 +307,8 @@ Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptio
   refine_optional_tensor_attributes(*graph, frozen);
   torch::jit::EliminateDeadCode(graph);
   torch::jit::ConstantPooling(graph);
+  lift_tensor_constants(*graph, frozen);
+  restore_traced_types(module, graph);
   return frozen;
 }
 

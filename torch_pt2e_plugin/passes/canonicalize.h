@@ -7,8 +7,10 @@
 // `training` folded to constants and the branches they decide removed, every parameter and buffer still a `prim::GetAttr` of its module,
 // traced `aten::_convolution` rewritten to `aten::conv{1,2,3}d` /
 // `aten::conv_transpose{1,2,3}d`, `addmm`/`matmul`+`add` fused to
-// `aten::linear`, in-place ops made functional where that is safe, and
-// conv + batch_norm (eval) folded into the conv's weight and bias.
+// `aten::linear`, in-place ops made functional where that is safe,
+// conv + batch_norm (eval) folded into the conv's weight and bias, tensor
+// constants with elements lifted to buffers `_tensor_constant_<N>` (as
+// torch.export lifts them), and a traced graph's input types propagated.
 #pragma once
 
 #include <torch/csrc/jit/api/module.h>

@@ -108,7 +108,8 @@ std::vector<std::pair<std::string, std::string>> module_stack(const Node* node) 
   while (callstack) {
     const auto& entry = *callstack;
     const auto instance = entry->module_instance();
-    if (instance) {
+    // "SELF" is a call of another method of the same module (Conv2d.forward -> _conv_forward).
+    if (instance && instance->instance_name() != "SELF") {
       const std::string name = instance->instance_name();
       path = path.empty() ? name : path + "." + name;
       const auto type = instance->class_type();

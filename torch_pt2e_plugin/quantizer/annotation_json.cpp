@@ -84,18 +84,8 @@ EdgeOrNode edge_or_node_from_json(const GraphIndex& index, const json& data) {
 
 json spec_json(const GraphIndex& index, const QuantizationSpecBase& base) {
   switch (base.kind()) {
-    case SpecKind::kQuantization: {
-      const auto& spec = static_cast<const QuantizationSpec&>(base);
-      return json{{"kind", "quantization"},
-                  {"dtype", dtype_name(spec.dtype)},
-                  {"quant_min", optional_json(spec.quant_min)},
-                  {"quant_max", optional_json(spec.quant_max)},
-                  {"qscheme", spec.qscheme ? json(qscheme_name(*spec.qscheme)) : json(nullptr)},
-                  {"ch_axis", optional_json(spec.ch_axis)},
-                  {"is_dynamic", spec.is_dynamic},
-                  {"observer", {{"name", spec.observer_or_fake_quant_ctr.name},
-                                {"kwargs", spec.observer_or_fake_quant_ctr.kwargs}}}};
-    }
+    case SpecKind::kQuantization:
+      return quantization_spec_to_json(static_cast<const QuantizationSpec&>(base));
     case SpecKind::kFixedQParams: {
       const auto& spec = static_cast<const FixedQParamsQuantizationSpec&>(base);
       return json{{"kind", "fixed"},
@@ -134,20 +124,7 @@ json spec_json(const GraphIndex& index, const QuantizationSpecBase& base) {
 QuantizationSpecPtr spec_from_json(const GraphIndex& index, const json& data) {
   TORCH_CHECK(data.is_object() && data.contains("kind"), "annotations: a spec needs a \"kind\", got ", data.dump());
   const std::string kind = data["kind"].get<std::string>();
-  if (kind == "quantization") {
-    auto spec = std::make_shared<QuantizationSpec>();
-    spec->dtype = parse_dtype(data.at("dtype").get<std::string>());
-    spec->quant_min = optional_int(data, "quant_min");
-    spec->quant_max = optional_int(data, "quant_max");
-    spec->qscheme = optional_qscheme(data);
-    spec->ch_axis = optional_int(data, "ch_axis");
-    spec->is_dynamic = data.value("is_dynamic", false);
-    const json& observer = data.at("observer");
-    spec->observer_or_fake_quant_ctr.name = observer.at("name").get<std::string>();
-    if (observer.contains("kwargs")) spec->observer_or_fake_quant_ctr.kwargs = observer["kwargs"];
-    spec->validate();
-    return spec;
-  }
+  if (kind == "quantization") return quantization_spec_from_json(data);
   if (kind == "fixed") {
     auto spec = std::make_shared<FixedQParamsQuantizationSpec>();
     spec->dtype = parse_dtype(data.at("dtype").get<std::string>());
@@ -181,9 +158,39 @@ QuantizationSpecPtr spec_from_json(const GraphIndex& index, const json& data) {
 
 }  // namespace
 
+json quantization_spec_to_json(const QuantizationSpec& spec) {
+  return json{{"kind", "quantization"},
+              {"dtype", dtype_name(spec.dtype)},
+              {"quant_min", optional_json(spec.quant_min)},
+              {"quant_max", optional_json(spec.quant_max)},
+              {"qscheme", spec.qscheme ? json(qscheme_name(*spec.qscheme)) : json(nullptr)},
+              {"ch_axis", optional_json(spec.ch_axis)},
+              {"is_dynamic", spec.is_dynamic},
+              {"observer", {{"name", spec.observer_or_fake_quant_ctr.name},
+                            {"kwargs", spec.observer_or_fake_quant_ctr.kwargs}}}};
+}
+
+std::shared_ptr<const QuantizationSpec> quantization_spec_from_json(const json& data) {
+  TORCH_CHECK(data.is_object() && data.value("kind", std::string()) == "quantization",
+              "expected a quantization spec ({\"kind\": \"quantization\", ...}), got ", data.dump());
+  auto spec = std::make_shared<QuantizationSpec>();
+  spec->dtype = parse_dtype(data.at("dtype").get<std::string>());
+  spec->quant_min = optional_int(data, "quant_min");
+  spec->quant_max = optional_int(data, "quant_max");
+  spec->qscheme = optional_qscheme(data);
+  spec->ch_axis = optional_int(data, "ch_axis");
+  spec->is_dynamic = data.value("is_dynamic", false);
+  const json& observer = data.at("observer");
+  spec->observer_or_fake_quant_ctr.name = observer.at("name").get<std::string>();
+  if (observer.contains("kwargs")) spec->observer_or_fake_quant_ctr.kwargs = observer["kwargs"];
+  spec->validate();
+  return spec;
+}
+
 json spec_to_json(Graph& graph, const QuantizationSpecBase& spec) { return spec_json(GraphIndex(graph), spec); }
 
-json annotations_to_json(Graph& graph, const AnnotationTable& annotations) {
+json annotations_to_json(Graph& graph, const AnnotationTable& annotations,
+                         std::vector<const QuantizationSpecBase*>* spec_order) {
   const GraphIndex index(graph);
   json specs = json::array();
   std::unordered_map<const QuantizationSpecBase*, size_t> spec_ids;
@@ -193,6 +200,7 @@ json annotations_to_json(Graph& graph, const AnnotationTable& annotations) {
     if (it != spec_ids.end()) return it->second;
     specs.push_back(spec_json(index, *spec));
     spec_ids[spec.get()] = specs.size() - 1;
+    if (spec_order) spec_order->push_back(spec.get());
     return specs.size() - 1;
   };
   json entries = json::array();
@@ -209,7 +217,16 @@ json annotations_to_json(Graph& graph, const AnnotationTable& annotations) {
                        {"allow_implicit_sharing", annotation->allow_implicit_sharing},
                        {"annotated", annotation->annotated}});
   }
-  return json{{"specs", specs}, {"annotations", entries}};
+  json marked = json::array();
+  for (Value* input : graph.inputs()) {
+    if (annotations.is_marked(input)) marked.push_back(input->unique());
+  }
+  for (Node* node : index.nodes) {
+    for (Value* output : node->outputs()) {
+      if (annotations.is_marked(output)) marked.push_back(output->unique());
+    }
+  }
+  return json{{"specs", specs}, {"annotations", entries}, {"marked", marked}};
 }
 
 AnnotationTable annotations_from_json(Graph& graph, const json& data) {
@@ -242,6 +259,7 @@ AnnotationTable annotations_from_json(Graph& graph, const json& data) {
     annotation.annotated = entry.value("annotated", false);
     table.set(node, std::move(annotation));
   }
+  for (const json& id : data.value("marked", json::array())) table.mark(index.value(id));
   return table;
 }
 

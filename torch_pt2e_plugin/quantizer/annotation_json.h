@@ -9,7 +9,8 @@
 //              {"kind": "fixed", "dtype": ..., "scale": ..., "zero_point": ...},
 //              {"kind": "derived", "derived_from": [{"edge": [v, n]}, {"output": v}], "fn": "name", ...}],
 //    "annotations": [{"node": 12, "inputs": [[value, spec index or null], ...],
-//                     "output": spec index or null, "allow_implicit_sharing": true, "annotated": true}]}
+//                     "output": spec index or null, "allow_implicit_sharing": true, "annotated": true}],
+//    "marked": [value, ...]}   (AnnotationTable::marked, optional)
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -20,13 +21,19 @@
 namespace torch_pt2e {
 namespace quantizer {
 
-nlohmann::json annotations_to_json(torch::jit::Graph& graph, const AnnotationTable& annotations);
+// `spec_order`, if given, receives the spec objects in the order of "specs".
+nlohmann::json annotations_to_json(torch::jit::Graph& graph, const AnnotationTable& annotations,
+                                   std::vector<const QuantizationSpecBase*>* spec_order = nullptr);
 
 // Throws with the offending entry if a node index or value id does not exist
 // in `graph`, or a spec is malformed.
 AnnotationTable annotations_from_json(torch::jit::Graph& graph, const nlohmann::json& data);
 
 nlohmann::json spec_to_json(torch::jit::Graph& graph, const QuantizationSpecBase& spec);
+
+// The "quantization" spec alone (it refers to no graph), as in "specs" above.
+nlohmann::json quantization_spec_to_json(const QuantizationSpec& spec);
+std::shared_ptr<const QuantizationSpec> quantization_spec_from_json(const nlohmann::json& data);
 
 }  // namespace quantizer
 }  // namespace torch_pt2e

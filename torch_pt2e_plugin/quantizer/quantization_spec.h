@@ -11,6 +11,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -152,8 +153,16 @@ class AnnotationTable {
   size_t size() const { return annotations_.size(); }
   bool empty() const { return annotations_.empty(); }
 
+  // Values a quantizer took into a pattern without annotating a node for
+  // them (a weight's prim::GetAttr, a graph input): upstream marks such FX
+  // nodes `_annotated`, so later patterns containing them are skipped.
+  void mark(const torch::jit::Value* value) { marked_.insert(value); }
+  bool is_marked(const torch::jit::Value* value) const { return marked_.count(value) != 0; }
+  const std::unordered_set<const torch::jit::Value*>& marked() const { return marked_; }
+
  private:
   std::unordered_map<const torch::jit::Node*, QuantizationAnnotation> annotations_;
+  std::unordered_set<const torch::jit::Value*> marked_;
 };
 
 // Upstream names of dtypes and qschemes ("int8", "quint8", "per_tensor_affine", ...).

@@ -146,6 +146,8 @@ def annotations_to_json(view) -> Dict[str, Any]:
         annotation = node.meta.get("quantization_annotation")
         if annotation is None:
             continue
+        if node.op in ("get_attr", "placeholder") and not annotation.input_qspec_map and annotation.output_qspec is None:
+            continue  # only `_annotated` (a weight a pattern took in); nothing to observe
         if node.op != "call_function" or node.ts_index is None:
             raise ValueError(f"only operator nodes can be annotated, got {node.op} node {node}")
         inputs = []

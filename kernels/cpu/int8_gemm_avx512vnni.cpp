@@ -1,0 +1,243 @@
+// AVX-512 VNNI variant of the integer GEMM kernels (int8_gemm_microkernels.h).
+//
+// u8s8 tiles run on vpdpbusd (4 byte products per int32 lane, summed without
+// saturation), s16 tiles on vpdpwssd (2 int16 products per lane). A tile is
+// up to 8 rows x 48 columns: 24 accumulators, 3 panel vectors and a broadcast
+// in the 32 zmm registers. The packers build u8s8 panels with byte and dword
+// shuffles instead of element loops, since a panel is packed once per tile
+// column and feeds only M/8 tiles.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+// GCC 12 flags the deliberately undefined pass-through operand inside the
+// unmasked AVX-512 intrinsics (GCC bug 105593, fixed in GCC 13).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/cpu/int8_gemm_microkernels.h"
+
+namespace torch_pt2e {
+namespace kernels {
+namespace cpu {
+namespace {
+
+constexpr int kRows = 8;
+constexpr int kBlocks = 3;
+
+__mmask16 first_lanes(int64_t count) {
+  return count >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << count) - 1u);
+}
+__mmask64 first_bytes(int64_t count) {
+  return count >= 64 ? ~__mmask64{0} : ((__mmask64{1} << count) - 1);
+}
+
+// ---- register tiles ---------------------------------------------------------
+
+// The loops over R and NV must unroll completely, so that the accumulators
+// live in registers (GCC otherwise keeps part of the array on the stack).
+template <int R, int NV, bool kS16>
+void tile_impl(const Int8GemmTile& t) {
+  __m512i acc[R][NV];
+#pragma GCC unroll 8
+  for (int m = 0; m < R; ++m) {
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_setzero_si512();
+  }
+  const uint8_t* a = t.a;
+  const int64_t lda = t.lda;
+  const uint8_t* b = t.b;
+  for (int64_t g = 0; g < t.k_groups; ++g, b += NV * 64, a += 4) {
+    __m512i bv[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_si512(b + v * 64);
+#pragma GCC unroll 8
+    for (int m = 0; m < R; ++m) {
+      int32_t cell;
+      std::memcpy(&cell, a + m * lda, sizeof(cell));
+      const __m512i av = _mm512_set1_epi32(cell);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) {
+        if constexpr (kS16) {
+          acc[m][v] = _mm512_dpwssd_epi32(acc[m][v], bv[v], av);
+        } else {
+          acc[m][v] = _mm512_dpbusd_epi32(acc[m][v], bv[v], av);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int m = 0; m < R; ++m) {
+    const __m512i row = _mm512_set1_epi32(t.row_offset ? t.row_offset[m] : 0);
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) {
+      const int64_t left = t.cols - v * 16;
+      if (left <= 0) break;
+      __m512i out = _mm512_add_epi32(acc[m][v], row);
+      if (t.col_offset) out = _mm512_add_epi32(out, _mm512_loadu_si512(t.col_offset + v * 16));
+      _mm512_mask_storeu_epi32(t.c + m * t.ldc + v * 16, first_lanes(left), out);
+    }
+  }
+}
+
+template <bool kS16, int R>
+void tile_rows(const Int8GemmTile& t) {
+  switch (t.width / kInt8GemmBlock) {
+    case 1:
+      return tile_impl<R, 1, kS16>(t);
+    case 2:
+      return tile_impl<R, 2, kS16>(t);
+    default:
+      return tile_impl<R, 3, kS16>(t);
+  }
+}
+
+template <bool kS16>
+void tile(const Int8GemmTile& t) {
+  switch (t.rows) {
+    case 1:
+      return tile_rows<kS16, 1>(t);
+    case 2:
+      return tile_rows<kS16, 2>(t);
+    case 3:
+      return tile_rows<kS16, 3>(t);
+    case 4:
+      return tile_rows<kS16, 4>(t);
+    case 5:
+      return tile_rows<kS16, 5>(t);
+    case 6:
+      return tile_rows<kS16, 6>(t);
+    case 7:
+      return tile_rows<kS16, 7>(t);
+    default:
+      return tile_rows<kS16, 8>(t);
+  }
+}
+
+// ---- row sums (the u8s8 correction) ------------------------------------------
+
+void row_sums_s8(const uint8_t* a, int64_t lda, int64_t rows, int64_t k, int32_t* sums) {
+  const __m512i ones = _mm512_set1_epi8(1);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = a + r * lda;
+    // Two chains, so the loop is not bound by vpdpbusd's latency.
+    __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
+    int64_t k0 = 0;
+    for (; k0 + 128 <= k; k0 += 128) {
+      even = _mm512_dpbusd_epi32(even, ones, _mm512_loadu_si512(row + k0));
+      odd = _mm512_dpbusd_epi32(odd, ones, _mm512_loadu_si512(row + k0 + 64));
+    }
+    for (; k0 < k; k0 += 64) even = _mm512_dpbusd_epi32(even, ones, _mm512_maskz_loadu_epi8(first_bytes(k - k0), row + k0));
+    sums[r] = _mm512_reduce_add_epi32(_mm512_add_epi32(even, odd));
+  }
+}
+
+// ---- u8s8 packers -----------------------------------------------------------
+
+// Rows layout: four rows of B (one k group) become 16 dword cells per block:
+// zero-extend each row's bytes to dwords and shift them into place.
+void pack_rows_u8s8(const int8_t* src, const int64_t* row_offset, int64_t k, int64_t n0, int64_t valid,
+                    int64_t width, bool flip_sign, uint8_t* panel) {
+  const int64_t groups = (k + 3) / 4;
+  for (int64_t g = 0; g < groups; ++g) {
+    const int8_t* rows[4];
+    uint32_t flip = 0;
+    for (int i = 0; i < 4; ++i) {
+      const int64_t kk = g * 4 + i;
+      rows[i] = kk < k ? src + row_offset[kk] + n0 : nullptr;
+      if (kk < k && flip_sign) flip |= 0x80u << (8 * i);
+    }
+    const __m512i flip_bits = _mm512_set1_epi32(static_cast<int>(flip));
+    uint8_t* out = panel + g * width * 4;
+    for (int64_t c0 = 0; c0 < width; c0 += 16) {
+      const int64_t count = valid - c0;
+      __m512i cell = _mm512_setzero_si512();
+      if (count > 0) {
+        const __mmask16 mask = first_lanes(count);
+        for (int i = 0; i < 4; ++i) {
+          if (rows[i] == nullptr) continue;
+          const __m128i bytes = _mm_maskz_loadu_epi8(mask, rows[i] + c0);
+          cell = _mm512_or_si512(cell, _mm512_slli_epi32(_mm512_cvtepu8_epi32(bytes), 8 * i));
+        }
+        cell = _mm512_maskz_xor_epi32(mask, cell, flip_bits);
+      }
+      _mm512_storeu_si512(out + c0 * 4, cell);
+    }
+  }
+}
+
+// Transposes 16 rows of 16 dwords in registers.
+void transpose_16x16(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  __m512i u[16];
+  for (int i = 0; i < 16; i += 4) {
+    u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  // u[4q + s] holds, in 128-bit lane L, element 4L + s of rows 4q .. 4q+3.
+  for (int s = 0; s < 4; ++s) {
+    const __m512i lo01 = _mm512_shuffle_i32x4(u[s], u[4 + s], 0x44);
+    const __m512i hi01 = _mm512_shuffle_i32x4(u[s], u[4 + s], 0xEE);
+    const __m512i lo23 = _mm512_shuffle_i32x4(u[8 + s], u[12 + s], 0x44);
+    const __m512i hi23 = _mm512_shuffle_i32x4(u[8 + s], u[12 + s], 0xEE);
+    r[s] = _mm512_shuffle_i32x4(lo01, lo23, 0x88);
+    r[4 + s] = _mm512_shuffle_i32x4(lo01, lo23, 0xDD);
+    r[8 + s] = _mm512_shuffle_i32x4(hi01, hi23, 0x88);
+    r[12 + s] = _mm512_shuffle_i32x4(hi01, hi23, 0xDD);
+  }
+}
+
+// Cols layout: each column's k run is a row in memory; 16 columns x 16 k
+// groups (64 bytes each) are one 16x16 dword transpose.
+void pack_cols_u8s8(const int8_t* src, int64_t col_stride, int64_t k, int64_t n0, int64_t valid, int64_t width,
+                    bool flip_sign, uint8_t* panel) {
+  const int64_t groups = (k + 3) / 4;
+  const __m512i flip_bits = _mm512_set1_epi8(flip_sign ? static_cast<char>(0x80) : 0);
+  for (int64_t c0 = 0; c0 < width; c0 += 16) {
+    for (int64_t k0 = 0; k0 < k; k0 += 64) {
+      const __mmask64 kmask = first_bytes(k - k0);
+      __m512i r[16];
+      for (int i = 0; i < 16; ++i) {
+        const int64_t n = c0 + i;
+        if (n < valid) {
+          const __m512i bytes = _mm512_maskz_loadu_epi8(kmask, src + (n0 + n) * col_stride + k0);
+          r[i] = _mm512_maskz_mov_epi8(kmask, _mm512_xor_si512(bytes, flip_bits));
+        } else {
+          r[i] = _mm512_setzero_si512();
+        }
+      }
+      transpose_16x16(r);
+      const int64_t g0 = k0 / 4;
+      const int64_t count = groups - g0 < 16 ? groups - g0 : 16;
+      for (int j = 0; j < count; ++j) _mm512_storeu_si512(panel + ((g0 + j) * width + c0) * 4, r[j]);
+    }
+  }
+}
+
+Int8GemmIsa make_table() {
+  Int8GemmIsa isa;
+  isa.name = "avx512vnni";
+  isa.u8s8 = Int8GemmMicrokernel{tile<false>, kRows, kBlocks, 4};
+  isa.s16 = Int8GemmMicrokernel{tile<true>, kRows, kBlocks, 2};
+  isa.row_sums_s8 = row_sums_s8;
+  isa.pack_rows_u8s8 = pack_rows_u8s8;
+  isa.pack_cols_u8s8 = pack_cols_u8s8;
+  return isa;
+}
+
+}  // namespace
+
+const Int8GemmIsa& int8_gemm_isa_avx512vnni() {
+  static const Int8GemmIsa isa = make_table();
+  return isa;
+}
+
+}  // namespace cpu
+}  // namespace kernels
+}  // namespace torch_pt2e

@@ -11,6 +11,7 @@
 #include <torch/version.h>
 
 #include "torch_pt2e_plugin/ops/build_info.h"
+#include "torch_pt2e_plugin/ops/out_dtype.h"
 #include "torch_pt2e_plugin/ops/per_tensor.h"
 
 namespace torch_pt2e {
@@ -19,7 +20,7 @@ namespace {
 
 // The families in upstream's order of definition; the plugin's own namespace last.
 std::vector<OpFamily> all_families() {
-  return {per_tensor_ops(), build_info_ops()};
+  return {per_tensor_ops(), build_info_ops(), out_dtype_ops()};
 }
 
 // In a Python process whose torch defines quantized_decomposed in Python,

@@ -158,23 +158,22 @@ void pack_portable(const BSource& b, int64_t k_size, int64_t n0, int64_t valid, 
   }
 }
 
-void pack_panel(const Int8GemmIsa& isa, bool u8s8, const BSource& b, int64_t k_size, int64_t n0, int64_t valid,
-                int64_t width, uint8_t* panel) {
-  if (u8s8) {
-    const bool flip = b.elem == IntElem::kInt8;
-    const auto* src = static_cast<const int8_t*>(b.data);
-    if (b.by_rows && isa.pack_rows_u8s8) {
-      return isa.pack_rows_u8s8(src, b.row_offset, k_size, n0, valid, width, flip, panel);
-    }
-    if (!b.by_rows && isa.pack_cols_u8s8) {
-      return isa.pack_cols_u8s8(src, b.col_stride, k_size, n0, valid, width, flip, panel);
-    }
-    visit_elem(b.elem, [&](auto tag) {
-      pack_portable<uint8_t, 4, decltype(tag)>(b, k_size, n0, valid, width, flip ? 0x80 : 0, panel);
-    });
-    return;
+void pack_panel(const Int8GemmMicrokernel& kernel, bool u8s8, const BSource& b, int64_t k_size, int64_t n0,
+                int64_t valid, int64_t width, uint8_t* panel) {
+  if (b.by_rows && kernel.pack_rows) {
+    return kernel.pack_rows(b.data, b.elem, b.row_offset, k_size, n0, valid, width, panel);
   }
-  visit_elem(b.elem, [&](auto tag) { pack_portable<int16_t, 2, decltype(tag)>(b, k_size, n0, valid, width, 0, panel); });
+  if (!b.by_rows && kernel.pack_cols) {
+    return kernel.pack_cols(b.data, b.elem, b.col_stride, k_size, n0, valid, width, panel);
+  }
+  visit_elem(b.elem, [&](auto tag) {
+    if (u8s8) {
+      const uint8_t flip = b.elem == IntElem::kInt8 ? 0x80 : 0;
+      pack_portable<uint8_t, 4, decltype(tag)>(b, k_size, n0, valid, width, flip, panel);
+    } else {
+      pack_portable<int16_t, 2, decltype(tag)>(b, k_size, n0, valid, width, 0, panel);
+    }
+  });
 }
 
 // ---- tasks ------------------------------------------------------------------
@@ -201,7 +200,7 @@ struct Columns {
 
 constexpr int64_t kMaxTileCells = 1024;
 
-void run_jobs(const Int8GemmIsa& isa, const Int8GemmMicrokernel& kernel, bool u8s8, int64_t m_size, int64_t k_size,
+void run_jobs(const Int8GemmMicrokernel& kernel, bool u8s8, int64_t m_size, int64_t k_size,
               const Columns& columns, const std::vector<Job>& jobs) {
   const int64_t rows = kernel.max_rows;
   const int64_t panel_width = kernel.max_blocks * kInt8GemmBlock;
@@ -236,7 +235,7 @@ void run_jobs(const Int8GemmIsa& isa, const Int8GemmMicrokernel& kernel, bool u8
       const int64_t valid = std::min(panel_width, n_size - n0);
       const int64_t width = round_up(valid, kInt8GemmBlock);
       if (packed != job_panel) {
-        pack_panel(isa, u8s8, job.b, k_size, n0, valid, width, panel);
+        pack_panel(kernel, u8s8, job.b, k_size, n0, valid, width, panel);
         packed = job_panel;
       }
       Int8GemmTile tile;
@@ -333,7 +332,7 @@ void int8_gemm(const Int8GemmIsa& isa, const IntMatrix& a, const IntMatrix& b, c
 
   const Job job{prepared.data, prepared.lda, rows.empty() ? nullptr : rows.data(), source, c, ldc};
   const Columns columns{n_size, n_size, n_size, cols.empty() ? nullptr : cols.data()};
-  run_jobs(isa, kernel, u8s8, m_size, k_size, columns, {job});
+  run_jobs(kernel, u8s8, m_size, k_size, columns, {job});
 }
 
 void int8_conv2d(const Int8GemmIsa& isa, const IntConv2dShape& s, const void* input, IntElem input_elem,
@@ -437,7 +436,7 @@ void int8_conv2d(const Int8GemmIsa& isa, const IntConv2dShape& s, const void* in
                          out + (image * s.out_channels + g * group_out) * plane_out, plane_out});
     }
   }
-  run_jobs(isa, kernel, u8s8, group_out, k_size, columns, jobs);
+  run_jobs(kernel, u8s8, group_out, k_size, columns, jobs);
 }
 
 const Int8GemmIsa& int8_gemm_isa() {

@@ -23,8 +23,6 @@ namespace torch_pt2e {
 namespace kernels {
 namespace cpu {
 
-enum class IntElem : int { kInt8 = 0, kUInt8 = 1, kInt16 = 2 };
-
 // Element (i, j) lies at `data` + (i * row_stride + j * col_stride) elements.
 struct IntMatrix {
   const void* data;

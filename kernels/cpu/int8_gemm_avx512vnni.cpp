@@ -132,20 +132,35 @@ void row_sums_s8(const uint8_t* a, int64_t lda, int64_t rows, int64_t k, int32_t
   }
 }
 
-// ---- u8s8 packers -----------------------------------------------------------
+// ---- packers -----------------------------------------------------------------
 
-// Rows layout: four rows of B (one k group) become 16 dword cells per block:
-// zero-extend each row's bytes to dwords and shift them into place.
-void pack_rows_u8s8(const int8_t* src, const int64_t* row_offset, int64_t k, int64_t n0, int64_t valid,
-                    int64_t width, bool flip_sign, uint8_t* panel) {
-  const int64_t groups = (k + 3) / 4;
+// 16 elements of a B row, each element's bit pattern (8 bits for u8s8, 16 for
+// s16) zero-extended into a dword cell.
+template <typename S, int G>
+__m512i load_cells(const S* p, __mmask16 mask) {
+  if constexpr (sizeof(S) == 2) return _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, p));
+  const __m128i bytes = _mm_maskz_loadu_epi8(mask, p);
+  if constexpr (G == 2 && static_cast<S>(-1) < 0) {  // int8 widened to int16
+    return _mm512_and_si512(_mm512_cvtepi8_epi32(bytes), _mm512_set1_epi32(0xFFFF));
+  }
+  return _mm512_cvtepu8_epi32(bytes);
+}
+
+// Rows layout: the k_group rows of one group become 16 cells per block, each
+// row's elements zero-extended to dwords and shifted into their byte/half.
+template <typename S, int G>
+void pack_rows_impl(const S* src, const int64_t* row_offset, int64_t k, int64_t n0, int64_t valid, int64_t width,
+                    uint8_t* panel) {
+  constexpr int kBits = 32 / G;
+  const int64_t groups = (k + G - 1) / G;
   for (int64_t g = 0; g < groups; ++g) {
-    const int8_t* rows[4];
+    const S* rows[G];
     uint32_t flip = 0;
-    for (int i = 0; i < 4; ++i) {
-      const int64_t kk = g * 4 + i;
+    for (int i = 0; i < G; ++i) {
+      const int64_t kk = g * G + i;
       rows[i] = kk < k ? src + row_offset[kk] + n0 : nullptr;
-      if (kk < k && flip_sign) flip |= 0x80u << (8 * i);
+      // u8s8 stores int8 as B + 128; only real k get the flip, padding stays 0.
+      if (G == 4 && kk < k && sizeof(S) == 1 && static_cast<S>(-1) < 0) flip |= 0x80u << (8 * i);
     }
     const __m512i flip_bits = _mm512_set1_epi32(static_cast<int>(flip));
     uint8_t* out = panel + g * width * 4;
@@ -154,10 +169,9 @@ void pack_rows_u8s8(const int8_t* src, const int64_t* row_offset, int64_t k, int
       __m512i cell = _mm512_setzero_si512();
       if (count > 0) {
         const __mmask16 mask = first_lanes(count);
-        for (int i = 0; i < 4; ++i) {
+        for (int i = 0; i < G; ++i) {
           if (rows[i] == nullptr) continue;
-          const __m128i bytes = _mm_maskz_loadu_epi8(mask, rows[i] + c0);
-          cell = _mm512_or_si512(cell, _mm512_slli_epi32(_mm512_cvtepu8_epi32(bytes), 8 * i));
+          cell = _mm512_or_si512(cell, _mm512_slli_epi32(load_cells<S, G>(rows[i] + c0, mask), kBits * i));
         }
         cell = _mm512_maskz_xor_epi32(mask, cell, flip_bits);
       }
@@ -193,41 +207,80 @@ void transpose_16x16(__m512i r[16]) {
   }
 }
 
-// Cols layout: each column's k run is a row in memory; 16 columns x 16 k
-// groups (64 bytes each) are one 16x16 dword transpose.
-void pack_cols_u8s8(const int8_t* src, int64_t col_stride, int64_t k, int64_t n0, int64_t valid, int64_t width,
-                    bool flip_sign, uint8_t* panel) {
-  const int64_t groups = (k + 3) / 4;
-  const __m512i flip_bits = _mm512_set1_epi8(flip_sign ? static_cast<char>(0x80) : 0);
+// 64 bytes of one column's k run (k_group elements per dword cell), zero past k.
+template <typename S, int G>
+__m512i load_column_chunk(const S* p, int64_t count) {
+  if constexpr (G == 4) {
+    const __mmask64 mask = first_bytes(count);
+    const __m512i bytes = _mm512_maskz_loadu_epi8(mask, p);
+    if (static_cast<S>(-1) > 0) return bytes;
+    return _mm512_maskz_mov_epi8(mask, _mm512_xor_si512(bytes, _mm512_set1_epi8(static_cast<char>(0x80))));
+  } else {
+    const __mmask32 mask = count >= 32 ? ~__mmask32{0} : ((__mmask32{1} << count) - 1);
+    if constexpr (sizeof(S) == 2) return _mm512_maskz_loadu_epi16(mask, p);
+    if constexpr (static_cast<S>(-1) < 0) return _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, p));
+    return _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(mask, p));
+  }
+}
+
+// Cols layout: each column's k run is contiguous; 16 columns x 16 k groups
+// (64 bytes of cells each) are one 16x16 dword transpose.
+template <typename S, int G>
+void pack_cols_impl(const S* src, int64_t col_stride, int64_t k, int64_t n0, int64_t valid, int64_t width,
+                    uint8_t* panel) {
+  const int64_t groups = (k + G - 1) / G;
+  const int64_t chunk = 16 * G;  // k per 64 bytes of cells
   for (int64_t c0 = 0; c0 < width; c0 += 16) {
-    for (int64_t k0 = 0; k0 < k; k0 += 64) {
-      const __mmask64 kmask = first_bytes(k - k0);
+    for (int64_t k0 = 0; k0 < k; k0 += chunk) {
       __m512i r[16];
       for (int i = 0; i < 16; ++i) {
         const int64_t n = c0 + i;
-        if (n < valid) {
-          const __m512i bytes = _mm512_maskz_loadu_epi8(kmask, src + (n0 + n) * col_stride + k0);
-          r[i] = _mm512_maskz_mov_epi8(kmask, _mm512_xor_si512(bytes, flip_bits));
-        } else {
-          r[i] = _mm512_setzero_si512();
-        }
+        r[i] = n < valid ? load_column_chunk<S, G>(src + (n0 + n) * col_stride + k0, k - k0)
+                         : _mm512_setzero_si512();
       }
       transpose_16x16(r);
-      const int64_t g0 = k0 / 4;
+      const int64_t g0 = k0 / G;
       const int64_t count = groups - g0 < 16 ? groups - g0 : 16;
       for (int j = 0; j < count; ++j) _mm512_storeu_si512(panel + ((g0 + j) * width + c0) * 4, r[j]);
     }
   }
 }
 
+template <int G>
+void pack_rows(const void* src, IntElem elem, const int64_t* row_offset, int64_t k, int64_t n0, int64_t valid,
+               int64_t width, uint8_t* panel) {
+  switch (elem) {
+    case IntElem::kInt8:
+      return pack_rows_impl<int8_t, G>(static_cast<const int8_t*>(src), row_offset, k, n0, valid, width, panel);
+    case IntElem::kUInt8:
+      return pack_rows_impl<uint8_t, G>(static_cast<const uint8_t*>(src), row_offset, k, n0, valid, width, panel);
+    case IntElem::kInt16:
+      // u8s8 panels never hold int16: the driver runs s16 for it.
+      if constexpr (G == 2) pack_rows_impl<int16_t, G>(static_cast<const int16_t*>(src), row_offset, k, n0, valid, width, panel);
+      return;
+  }
+}
+
+template <int G>
+void pack_cols(const void* src, IntElem elem, int64_t col_stride, int64_t k, int64_t n0, int64_t valid,
+               int64_t width, uint8_t* panel) {
+  switch (elem) {
+    case IntElem::kInt8:
+      return pack_cols_impl<int8_t, G>(static_cast<const int8_t*>(src), col_stride, k, n0, valid, width, panel);
+    case IntElem::kUInt8:
+      return pack_cols_impl<uint8_t, G>(static_cast<const uint8_t*>(src), col_stride, k, n0, valid, width, panel);
+    case IntElem::kInt16:
+      if constexpr (G == 2) pack_cols_impl<int16_t, G>(static_cast<const int16_t*>(src), col_stride, k, n0, valid, width, panel);
+      return;
+  }
+}
+
 Int8GemmIsa make_table() {
   Int8GemmIsa isa;
   isa.name = "avx512vnni";
-  isa.u8s8 = Int8GemmMicrokernel{tile<false>, kRows, kBlocks, 4};
-  isa.s16 = Int8GemmMicrokernel{tile<true>, kRows, kBlocks, 2};
+  isa.u8s8 = Int8GemmMicrokernel{tile<false>, kRows, kBlocks, 4, pack_rows<4>, pack_cols<4>};
+  isa.s16 = Int8GemmMicrokernel{tile<true>, kRows, kBlocks, 2, pack_rows<2>, pack_cols<2>};
   isa.row_sums_s8 = row_sums_s8;
-  isa.pack_rows_u8s8 = pack_rows_u8s8;
-  isa.pack_cols_u8s8 = pack_cols_u8s8;
   return isa;
 }
 

@@ -45,33 +45,38 @@ struct Int8GemmTile {
 };
 using Int8GemmTileFn = void (*)(const Int8GemmTile& tile);
 
+// Element types of the operands as stored in memory.
+enum class IntElem : int { kInt8 = 0, kUInt8 = 1, kInt16 = 2 };
+
+// Pack columns [n0, n0 + width) of B into a panel of the kernel's layout, for
+// all K (k groups past K and columns past `valid` are zero; those columns are
+// never read from B). u8s8 panels take int8 (sign bit flipped) or uint8
+// sources, s16 panels any of the three.
+//  rows layout: B[k, n] = src[row_offset[k] + n]    (n contiguous)
+//  cols layout: B[k, n] = src[n * col_stride + k]   (k contiguous)
+// Offsets and strides count elements of `elem`.
+using PackRowsFn = void (*)(const void* src, IntElem elem, const int64_t* row_offset, int64_t k, int64_t n0,
+                            int64_t valid, int64_t width, uint8_t* panel);
+using PackColsFn = void (*)(const void* src, IntElem elem, int64_t col_stride, int64_t k, int64_t n0, int64_t valid,
+                            int64_t width, uint8_t* panel);
+
 struct Int8GemmMicrokernel {
   Int8GemmTileFn tile = nullptr;  // null: the instruction set has no such kernel
   int64_t max_rows = 0;
   int64_t max_blocks = 0;         // widest panel, in blocks
   int64_t k_group = 0;            // 4 (u8s8) or 2 (s16)
+  PackRowsFn pack_rows = nullptr;  // null: the driver's portable packers
+  PackColsFn pack_cols = nullptr;
 };
-
-// Packs columns [n0, n0 + width) of an 8-bit B into a u8s8 panel, for all K
-// (k groups past K and columns past `valid` are zero; those columns are
-// never read from B). `flip_sign` adds 128 (int8 sources).
-//  rows layout: B[k, n] = src[row_offset[k] + n]    (n contiguous)
-//  cols layout: B[k, n] = src[n * col_stride + k]   (k contiguous)
-using PackRowsU8S8Fn = void (*)(const int8_t* src, const int64_t* row_offset, int64_t k, int64_t n0, int64_t valid,
-                                int64_t width, bool flip_sign, uint8_t* panel);
-using PackColsU8S8Fn = void (*)(const int8_t* src, int64_t col_stride, int64_t k, int64_t n0, int64_t valid,
-                                int64_t width, bool flip_sign, uint8_t* panel);
 
 // sums[r] = sum of the k int8 values of row r (rows `lda` bytes apart), modulo 2^32.
 using RowSumsS8Fn = void (*)(const uint8_t* a, int64_t lda, int64_t rows, int64_t k, int32_t* sums);
 
 struct Int8GemmIsa {
   const char* name;
-  Int8GemmMicrokernel u8s8;             // int8 A x (u)int8 B
-  Int8GemmMicrokernel s16;              // int16 A x int16 B (int8/uint8 widened)
-  RowSumsS8Fn row_sums_s8 = nullptr;    // set whenever u8s8 is
-  PackRowsU8S8Fn pack_rows_u8s8 = nullptr;  // null: the portable packer
-  PackColsU8S8Fn pack_cols_u8s8 = nullptr;
+  Int8GemmMicrokernel u8s8;           // int8 A x (u)int8 B
+  Int8GemmMicrokernel s16;            // int16 A x int16 B (int8/uint8 widened)
+  RowSumsS8Fn row_sums_s8 = nullptr;  // set whenever u8s8 is
 };
 
 // Each instruction set's table; calling a kernel the CPU lacks is undefined,

@@ -46,7 +46,10 @@ AlignedBuffer aligned_buffer(int64_t bytes) {
   return AlignedBuffer(p);
 }
 
-// One panel buffer per thread, reused across calls.
+// One panel buffer per thread, reused across calls up to kKeptScratchBytes
+// (a K x 48 panel of K = 4608 int16 is 0.9 MB).
+constexpr int64_t kKeptScratchBytes = int64_t{4} << 20;
+
 struct PanelScratch {
   AlignedBuffer buffer;
   int64_t size = 0;
@@ -56,6 +59,12 @@ struct PanelScratch {
       buffer = aligned_buffer(size);
     }
     return buffer.get();
+  }
+  void trim() {
+    if (size > kKeptScratchBytes) {
+      buffer.reset();
+      size = 0;
+    }
   }
 };
 
@@ -275,6 +284,7 @@ void run_jobs(const Int8GemmMicrokernel& kernel, bool u8s8, int64_t m_size, int6
         }
       }
     }
+    scratch.trim();
   });
 }
 

@@ -75,7 +75,12 @@ void tile_impl(const Int8GemmTile& t) {
       if (left <= 0) break;
       __m512i out = _mm512_add_epi32(acc[m][v], row);
       if (t.col_offset) out = _mm512_add_epi32(out, _mm512_loadu_si512(t.col_offset + v * 16));
-      _mm512_mask_storeu_epi32(t.c + m * t.ldc + v * 16, first_lanes(left), out);
+      int32_t* dst = t.c + m * t.ldc + v * 16;
+      if (left >= 16) {
+        _mm512_storeu_si512(dst, out);
+      } else {
+        _mm512_mask_storeu_epi32(dst, first_lanes(left), out);
+      }
     }
   }
 }
@@ -138,8 +143,14 @@ void row_sums_s8(const uint8_t* a, int64_t lda, int64_t rows, int64_t k, int32_t
 // s16) zero-extended into a dword cell.
 template <typename S, int G>
 __m512i load_cells(const S* p, __mmask16 mask) {
-  if constexpr (sizeof(S) == 2) return _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, p));
-  const __m128i bytes = _mm_maskz_loadu_epi8(mask, p);
+  // Plain loads where all 16 are valid: masked loads are slower on some CPUs.
+  if constexpr (sizeof(S) == 2) {
+    const __m256i halves = mask == 0xFFFF ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))
+                                          : _mm256_maskz_loadu_epi16(mask, p);
+    return _mm512_cvtepu16_epi32(halves);
+  }
+  const __m128i bytes =
+      mask == 0xFFFF ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)) : _mm_maskz_loadu_epi8(mask, p);
   if constexpr (G == 2 && static_cast<S>(-1) < 0) {  // int8 widened to int16
     return _mm512_and_si512(_mm512_cvtepi8_epi32(bytes), _mm512_set1_epi32(0xFFFF));
   }
@@ -212,14 +223,16 @@ template <typename S, int G>
 __m512i load_column_chunk(const S* p, int64_t count) {
   if constexpr (G == 4) {
     const __mmask64 mask = first_bytes(count);
-    const __m512i bytes = _mm512_maskz_loadu_epi8(mask, p);
+    const __m512i bytes = count >= 64 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(mask, p);
     if (static_cast<S>(-1) > 0) return bytes;
     return _mm512_maskz_mov_epi8(mask, _mm512_xor_si512(bytes, _mm512_set1_epi8(static_cast<char>(0x80))));
   } else {
     const __mmask32 mask = count >= 32 ? ~__mmask32{0} : ((__mmask32{1} << count) - 1);
-    if constexpr (sizeof(S) == 2) return _mm512_maskz_loadu_epi16(mask, p);
-    if constexpr (static_cast<S>(-1) < 0) return _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, p));
-    return _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(mask, p));
+    if constexpr (sizeof(S) == 2) return count >= 32 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi16(mask, p);
+    const __m256i bytes = count >= 32 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))
+                                      : _mm256_maskz_loadu_epi8(mask, p);
+    if constexpr (static_cast<S>(-1) < 0) return _mm512_cvtepi8_epi16(bytes);
+    return _mm512_cvtepu8_epi16(bytes);
   }
 }
 

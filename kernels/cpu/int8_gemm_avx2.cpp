@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "kernels/cpu/int8_gemm_microkernels.h"
+#include "kernels/cpu/int8_gemm_scale.h"
 
 namespace torch_pt2e {
 namespace kernels {
@@ -77,6 +78,7 @@ Int8GemmIsa make_table() {
   Int8GemmIsa isa;
   isa.name = "avx2";
   isa.s16 = Int8GemmMicrokernel{tile, kRows, 1, 2};
+  fill_scale_table(isa);
   return isa;
 }
 

@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "kernels/cpu/int8_gemm_microkernels.h"
+#include "kernels/cpu/int8_gemm_scale.h"
 
 namespace torch_pt2e {
 namespace kernels {
@@ -294,6 +295,7 @@ Int8GemmIsa make_table() {
   isa.u8s8 = Int8GemmMicrokernel{tile<false>, kRows, kBlocks, 4, pack_rows<4>, pack_cols<4>};
   isa.s16 = Int8GemmMicrokernel{tile<true>, kRows, kBlocks, 2, pack_rows<2>, pack_cols<2>};
   isa.row_sums_s8 = row_sums_s8;
+  fill_scale_table(isa);
   return isa;
 }
 

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "kernels/cpu/int8_gemm_microkernels.h"
+#include "kernels/cpu/int8_gemm_scale.h"
 
 namespace torch_pt2e {
 namespace kernels {
@@ -44,6 +45,7 @@ Int8GemmIsa make_table() {
   Int8GemmIsa isa;
   isa.name = "default";
   isa.s16 = Int8GemmMicrokernel{tile_s16, kRows, 1, 2};
+  fill_scale_table(isa);
   return isa;
 }
 

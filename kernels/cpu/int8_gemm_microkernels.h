@@ -72,11 +72,16 @@ struct Int8GemmMicrokernel {
 // sums[r] = sum of the k int8 values of row r (rows `lda` bytes apart), modulo 2^32.
 using RowSumsS8Fn = void (*)(const uint8_t* a, int64_t lda, int64_t rows, int64_t k, int32_t* sums);
 
+// out[i] = numerics::truncate_to_int32(float(in[i]) * factor) (or / factor):
+// out_dtype mul/div of an int32 or float32 tensor by one float32 factor.
+using ScaleToInt32Fn = void (*)(const void* in, int32_t* out, int64_t n, float factor);
+
 struct Int8GemmIsa {
   const char* name;
   Int8GemmMicrokernel u8s8;           // int8 A x (u)int8 B
   Int8GemmMicrokernel s16;            // int16 A x int16 B (int8/uint8 widened)
   RowSumsS8Fn row_sums_s8 = nullptr;  // set whenever u8s8 is
+  ScaleToInt32Fn scale_to_int32[2][2] = {};  // [int32, float32 input][multiply, divide]
 };
 
 // Each instruction set's table; calling a kernel the CPU lacks is undefined,

@@ -3,9 +3,9 @@
 // Each kernel checks its arguments, computes upstream's promoted dtype, and
 // then takes one of two paths:
 //  * int8/uint8/int16 operands, int32 promoted and output dtype (mm, linear,
-//    2-D convolution): the integer GEMM of int8_gemm.h; mul/div by a single
-//    factor with a float32/float64 compute dtype and an int32 output: one
-//    fused loop over numerics::truncate_to_int32.
+//    2-D convolution): the integer GEMM of int8_gemm.h; mul/div of an int32
+//    or float32 tensor by a single factor computing in float32 into int32:
+//    one fused loop (int8_gemm_scale.h).
 //  * anything else: the ATen op on the promoted tensors, then the cast, as
 //    upstream's out_dtype does it.
 #include <ATen/ATen.h>
@@ -14,7 +14,6 @@
 
 #include "kernels/cpu/cpu_kernel_utils.h"
 #include "kernels/cpu/int8_gemm.h"
-#include "kernels/numerics.h"
 #include "kernels/out_dtype_checks.h"
 
 namespace torch_pt2e {
@@ -152,34 +151,23 @@ at::Tensor convolution(const at::Tensor& input, const at::Tensor& weight, const 
 
 // ---- mul / div ------------------------------------------------------------------
 
-template <typename S, typename C, bool kDivide>
-void scale_to_int32(const S* in, int32_t* out, int64_t n, C factor) {
-  for (int64_t i = 0; i < n; ++i) {
-    const C x = static_cast<C>(in[i]);
-    out[i] = numerics::truncate_to_int32(kDivide ? x / factor : x * factor);
-  }
-}
-
-// out = truncate_to_int32(C(self) op factor), element by element.
-template <bool kDivide, typename C>
-at::Tensor scale_by_factor(const at::Tensor& self, C factor) {
+// out = truncate_to_int32(float(self) op factor), element by element.
+template <bool kDivide>
+at::Tensor scale_by_factor(const at::Tensor& self, float factor) {
   const at::Tensor src = dense(self);
   at::Tensor out = at::empty_like(src, src.options().dtype(at::kInt));
+  const ScaleToInt32Fn fn = int8_gemm_isa().scale_to_int32[src.scalar_type() == at::kFloat][kDivide];
+  const auto* in = static_cast<const char*>(src.data_ptr());
   int32_t* dst = out.data_ptr<int32_t>();
-  AT_DISPATCH_ALL_TYPES(src.scalar_type(), "out_dtype_scale", [&] {
-    const scalar_t* in = src.data_ptr<scalar_t>();
-    parallel_over(src.numel(), [&](int64_t begin, int64_t end) {
-      scale_to_int32<scalar_t, C, kDivide>(in + begin, dst + begin, end - begin, factor);
-    });
-  });
+  parallel_over(src.numel(), [&](int64_t begin, int64_t end) { fn(in + begin * 4, dst + begin, end - begin, factor); });
   return out;
 }
 
+// The reference representation's requantization: an int32 accumulator (or a
+// float32 bias) and one factor, computing in float32, into int32.
 bool scale_applies(const at::Tensor& self, at::ScalarType compute, at::ScalarType out_dtype) {
   const auto dtype = self.scalar_type();
-  const bool input_ok = dtype == at::kByte || dtype == at::kChar || dtype == at::kShort || dtype == at::kInt ||
-                        dtype == at::kFloat || dtype == at::kDouble;
-  return out_dtype == at::kInt && (compute == at::kFloat || compute == at::kDouble) && input_ok &&
+  return out_dtype == at::kInt && compute == at::kFloat && (dtype == at::kInt || dtype == at::kFloat) &&
          self.device().is_cpu() && self.layout() == at::kStrided;
 }
 
@@ -191,9 +179,7 @@ at::Tensor scale_tensor(const at::Tensor& self, const at::Tensor& other, at::Sca
   // One factor for every element (the result then has self's shape).
   if (scale_applies(self, compute, out_dtype) && other.numel() == 1 && other.dim() <= self.dim() &&
       other.device().is_cpu()) {
-    const at::Tensor factor = other.to(compute);
-    return compute == at::kFloat ? scale_by_factor<kDivide>(self, factor.item<float>())
-                                 : scale_by_factor<kDivide>(self, factor.item<double>());
+    return scale_by_factor<kDivide>(self, other.to(at::kFloat).item<float>());
   }
   const at::Tensor a = self.to(compute), b = other.to(compute);
   return (kDivide ? at::div(a, b) : at::mul(a, b)).to(out_dtype);
@@ -212,8 +198,7 @@ at::Tensor scale_scalar(const at::Tensor& self, const at::Scalar& other, at::Sca
   const char* op = kDivide ? "torch_pt2e::out_dtype_div.Scalar" : "torch_pt2e::out_dtype_mul.Scalar";
   const auto compute = OutDtypePromotion(op, out_dtype).tensor("self", self).number(other).compute_dtype();
   if (scale_applies(self, compute, out_dtype) && !other.isComplex()) {
-    return compute == at::kFloat ? scale_by_factor<kDivide>(self, scalar_as<float>(other))
-                                 : scale_by_factor<kDivide>(self, scalar_as<double>(other));
+    return scale_by_factor<kDivide>(self, scalar_as<float>(other));
   }
   const at::Tensor a = self.to(compute);
   return (kDivide ? at::div(a, other) : at::mul(a, other)).to(out_dtype);

@@ -3,6 +3,8 @@
 // ATen (results wrap to int32 as upstream's int32 matmul does).
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -254,6 +256,30 @@ TEST_P(Int8GemmIsaTest, Conv2dExtremes) {
   EXPECT_EQ(out[0][3][2][2].item<int32_t>(), 9437184);
   EXPECT_EQ(out[0][19][0][0].item<int32_t>(), 64 * 4 * 16384);
   EXPECT_TRUE(at::equal(out, reference_conv(x, w, {}, c)));
+}
+
+// out_dtype mul/div by one factor: float32 arithmetic truncated to int32,
+// with ATen's composite (cast, op, cast) as the reference.
+TEST_P(Int8GemmIsaTest, ScaleToInt32MatchesTheCompositeCast) {
+  const auto& isa = GetParam().table();
+  SKIP_UNLESS_SUPPORTED(isa);
+  at::manual_seed(5);
+  at::Tensor acc = at::randint(-(1LL << 31), (1LL << 31) - 1, {1037}, at::kLong).to(at::kInt);
+  acc.slice(0, 0, 6).copy_(at::tensor({0, 7, -7, (1 << 24) + 1, INT32_MAX, INT32_MIN}, at::kInt));
+  const at::Tensor values = at::randn({1037}) * 1e6;
+  const float inf = std::numeric_limits<float>::infinity();
+  for (float factor : {0.5f, 0.0123f, -3.75f, 1e-9f, 1e10f, 0.0f, inf, std::nanf("")}) {
+    for (int divide = 0; divide < 2; ++divide) {
+      for (const at::Tensor& input : {acc, values}) {
+        at::Tensor got = at::empty({input.numel()}, at::kInt);
+        isa.scale_to_int32[input.scalar_type() == at::kFloat][divide](input.data_ptr(), got.data_ptr<int32_t>(),
+                                                                     input.numel(), factor);
+        const at::Tensor x = input.to(at::kFloat);
+        const at::Tensor expected = (divide ? x / factor : x * factor).to(at::kInt);
+        ASSERT_TRUE(at::equal(got, expected)) << factor << (divide ? " divide " : " multiply ") << input.scalar_type();
+      }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, Int8GemmIsaTest, ::testing::ValuesIn(kIsas),

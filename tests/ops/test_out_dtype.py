@@ -321,6 +321,10 @@ _ISA_SCRIPT = textwrap.dedent("""
     x, w = r(2, 6, 9, 9), r(5, 6, 3, 3)
     got = torch.ops.torch_pt2e.out_dtype_conv2d(x, w, None, 1, 1, 1, 1, torch.int32)
     assert torch.equal(got, ref.exact_conv2d(x, w, None, [1, 1], [1, 1], [1, 1], 1))
+    acc = torch.randint(-2**31, 2**31 - 1, (1001,), generator=g, dtype=torch.int64).to(torch.int32)
+    for factor in (0.0123, 1e10, float("nan")):
+        assert torch.equal(torch.ops.torch_pt2e.out_dtype_mul(acc, factor, torch.int32), (acc.float() * factor).to(torch.int32))
+        assert torch.equal(torch.ops.torch_pt2e.out_dtype_div(acc.float(), factor, torch.int32), (acc.float() / factor).to(torch.int32))
     print("ok")
 """)
 

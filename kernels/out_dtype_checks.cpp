@@ -178,8 +178,8 @@ std::vector<int64_t> out_dtype_linear_sizes(const char* op, const at::Tensor& in
   std::vector<int64_t> sizes(input.sizes().begin(), input.sizes().end() - 1);
   if (weight.dim() == 2) sizes.push_back(weight.size(0));
   if (bias.has_value() && bias->defined()) {
-    TORCH_CHECK(broadcasts_to(bias->sizes(), sizes), op, ": bias of shape ", bias->sizes(), " cannot be added to the output of shape ",
-                at::IntArrayRef(sizes));
+    TORCH_CHECK(broadcasts_to(bias->sizes(), sizes), op, ": bias of shape ", bias->sizes(),
+                " cannot be added to the output of shape ", at::IntArrayRef(sizes));
   }
   return sizes;
 }
@@ -221,8 +221,8 @@ std::vector<int64_t> out_dtype_convolution_sizes(const char* op, const at::Tenso
   }
   int64_t out_channels = 0;
   if (transposed) {
-    TORCH_CHECK(weight.size(0) == input.size(1), op, ": transposed weight of shape ", weight.sizes(), " expects input with ",
-                weight.size(0), " channels, got input of shape ", input.sizes());
+    TORCH_CHECK(weight.size(0) == input.size(1), op, ": transposed weight of shape ", weight.sizes(),
+                " expects input with ", weight.size(0), " channels, got input of shape ", input.sizes());
     TORCH_CHECK(weight.size(0) % groups == 0, op, ": weight's first dimension (", weight.size(0),
                 ") must be divisible by groups (", groups, ")");
     out_channels = weight.size(1) * groups;

@@ -92,7 +92,8 @@ PreparedA prepare_a(const IntMatrix& a, bool u8s8, int64_t k_group) {
   visit_elem(a.elem, [&](auto tag) {
     using S = decltype(tag);
     const S* src = static_cast<const S*>(a.data);
-    at::parallel_for(0, m_size, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(kp, 1)), [&](int64_t b, int64_t e) {
+    const int64_t grain = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(kp, 1));
+    at::parallel_for(0, m_size, grain, [&](int64_t b, int64_t e) {
       for (int64_t m = b; m < e; ++m) {
         const S* row = src + m * a.row_stride;
         if (u8s8) {
@@ -120,7 +121,8 @@ std::vector<int32_t> row_offsets(const Int8GemmIsa& isa, const PreparedA& a, int
   std::vector<int32_t> offsets(m_size, 0);
   if (flipped_b) {
     TORCH_INTERNAL_ASSERT(isa.row_sums_s8 != nullptr, "int8_gemm: ", isa.name, " has a u8s8 kernel but no row sums");
-    at::parallel_for(0, m_size, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(k_size, 1)), [&](int64_t b, int64_t e) {
+    const int64_t grain = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(k_size, 1));
+    at::parallel_for(0, m_size, grain, [&](int64_t b, int64_t e) {
       isa.row_sums_s8(a.data + b * a.lda, a.lda, e - b, k_size, offsets.data() + b);
     });
   }

@@ -3,9 +3,9 @@
 // u8s8 tiles run on vpdpbusd (4 byte products per int32 lane, summed without
 // saturation), s16 tiles on vpdpwssd (2 int16 products per lane). A tile is
 // up to 8 rows x 48 columns: 24 accumulators, 3 panel vectors and a broadcast
-// in the 32 zmm registers. The packers build u8s8 panels with byte and dword
-// shuffles instead of element loops, since a panel is packed once per tile
-// column and feeds only M/8 tiles.
+// in the 32 zmm registers. The packers widen whole vectors and transpose
+// 16x16 dword blocks instead of looping over elements, since a panel is
+// packed once per task and feeds only M/8 tiles.
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
 // GCC 12 flags the deliberately undefined pass-through operand inside the
 // unmasked AVX-512 intrinsics (GCC bug 105593, fixed in GCC 13).
@@ -133,7 +133,9 @@ void row_sums_s8(const uint8_t* a, int64_t lda, int64_t rows, int64_t k, int32_t
       even = _mm512_dpbusd_epi32(even, ones, _mm512_loadu_si512(row + k0));
       odd = _mm512_dpbusd_epi32(odd, ones, _mm512_loadu_si512(row + k0 + 64));
     }
-    for (; k0 < k; k0 += 64) even = _mm512_dpbusd_epi32(even, ones, _mm512_maskz_loadu_epi8(first_bytes(k - k0), row + k0));
+    for (; k0 < k; k0 += 64) {
+      even = _mm512_dpbusd_epi32(even, ones, _mm512_maskz_loadu_epi8(first_bytes(k - k0), row + k0));
+    }
     sums[r] = _mm512_reduce_add_epi32(_mm512_add_epi32(even, odd));
   }
 }
@@ -270,7 +272,9 @@ void pack_rows(const void* src, IntElem elem, const int64_t* row_offset, int64_t
       return pack_rows_impl<uint8_t, G>(static_cast<const uint8_t*>(src), row_offset, k, n0, valid, width, panel);
     case IntElem::kInt16:
       // u8s8 panels never hold int16: the driver runs s16 for it.
-      if constexpr (G == 2) pack_rows_impl<int16_t, G>(static_cast<const int16_t*>(src), row_offset, k, n0, valid, width, panel);
+      if constexpr (G == 2) {
+        pack_rows_impl<int16_t, G>(static_cast<const int16_t*>(src), row_offset, k, n0, valid, width, panel);
+      }
       return;
   }
 }
@@ -284,7 +288,9 @@ void pack_cols(const void* src, IntElem elem, int64_t col_stride, int64_t k, int
     case IntElem::kUInt8:
       return pack_cols_impl<uint8_t, G>(static_cast<const uint8_t*>(src), col_stride, k, n0, valid, width, panel);
     case IntElem::kInt16:
-      if constexpr (G == 2) pack_cols_impl<int16_t, G>(static_cast<const int16_t*>(src), col_stride, k, n0, valid, width, panel);
+      if constexpr (G == 2) {
+        pack_cols_impl<int16_t, G>(static_cast<const int16_t*>(src), col_stride, k, n0, valid, width, panel);
+      }
       return;
   }
 }

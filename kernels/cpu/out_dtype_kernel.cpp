@@ -35,7 +35,8 @@ c10::optional<IntElem> int_elem(at::ScalarType dtype) {
 }
 
 // int8/uint8/int16 CPU tensors, an int32 computation and an int32 result.
-bool integer_gemm_applies(at::ScalarType compute, at::ScalarType out_dtype, std::initializer_list<at::Tensor> operands) {
+bool integer_gemm_applies(at::ScalarType compute, at::ScalarType out_dtype,
+                          std::initializer_list<at::Tensor> operands) {
   if (compute != at::kInt || out_dtype != at::kInt) return false;
   for (const auto& t : operands) {
     if (!t.device().is_cpu() || t.layout() != at::kStrided || !int_elem(t.scalar_type())) return false;

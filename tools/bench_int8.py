@@ -3,10 +3,13 @@ torch.mm / torch.nn.functional.conv2d of the same shapes, measured side by
 side in one run (BENCHMARKS.md, "Integer kernels (out_dtype)").
 
     TORCH_PT2E_LIBRARY=bazel-bin/libtorch_pt2e.so /usr/bin/python3 tools/bench_int8.py [--threads 2]
+    ... tools/bench_int8.py --threads 1 --clock cpu     # per-core figures on a busy machine
 
 GOPS counts 2 * M * N * K operations (a multiply and an add per MAC) for
 every op. Each row times the int8 op and its fp32 counterpart alternately,
 in rounds, and reports the median of the rounds, so both see the same load.
+With --clock cpu (one thread only) the time is the process's CPU time, which
+other processes sharing the cores do not inflate.
 Debian's torch runs torch.mm on the reference BLAS, so GEMM rows also time
 the same fp32 product on oneDNN's inner product (torch._C._nn.mkldnn_linear,
 converting the activation to oneDNN's layout in every call as an eager model
@@ -32,13 +35,16 @@ GEMM_SHAPES = [(128, 768, 768), (128, 3072, 768), (512, 768, 768), (512, 768, 30
 CONV_SHAPES = [(64, 56), (128, 28), (256, 14), (512, 7)]
 
 
+CLOCK = time.perf_counter
+
+
 def seconds_per_call(fn, min_time):
     fn()
-    calls, start = 0, time.perf_counter()
+    calls, start = 0, CLOCK()
     while True:
         fn()
         calls += 1
-        elapsed = time.perf_counter() - start
+        elapsed = CLOCK() - start
         if elapsed >= min_time:
             return elapsed / calls
 
@@ -106,12 +112,20 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--min-time", type=float, default=0.2, help="seconds per timing sample")
     parser.add_argument("--only", choices=["gemm", "conv"], help="run one table")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall-clock time, or process CPU time (with --threads 1 only)")
     args = parser.parse_args()
+    if args.clock == "cpu":
+        if args.threads != 1:
+            parser.error("--clock cpu measures one thread: pass --threads 1")
+        global CLOCK
+        CLOCK = time.process_time
 
     torch.set_num_threads(args.threads)
     info = torch_pt2e.build_info()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, plugin cpu_capability "
-          f"{info['cpu_capability']}, {platform.processor() or platform.machine()}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.clock} clock, plugin cpu_capability "
+          f"{info['cpu_capability']}, {platform.processor() or platform.machine()}, "
+          f"load average {' '.join(open('/proc/loadavg').read().split()[:3])}")
     generator = torch.Generator().manual_seed(0)
     if args.only in (None, "gemm"):
         bench_gemm(args.rounds, args.min_time, generator)

@@ -222,7 +222,9 @@ void run_jobs(const Int8GemmMicrokernel& kernel, bool u8s8, int64_t m_size, int6
   const int64_t k_groups = ceil_div(k_size, kernel.k_group);
   const int64_t panel_bytes = k_groups * panel_width * 4;
 
-  // Split rows too when panels alone leave threads idle.
+  // Split rows too when panels alone leave threads idle. Tasks run job by
+  // job, then row block by row block, panel by panel: each thread's share of
+  // the range then holds every panel width (the last panel is narrower).
   const int64_t threads = at::get_num_threads();
   const int64_t outer = static_cast<int64_t>(jobs.size()) * panels;
   int64_t row_blocks = 1;
@@ -238,11 +240,13 @@ void run_jobs(const Int8GemmMicrokernel& kernel, bool u8s8, int64_t m_size, int6
     static thread_local PanelScratch scratch;
     uint8_t* panel = scratch.get(panel_bytes);
     int32_t tile_out[kMaxTileCells];
-    int64_t packed = -1;  // task / row_blocks of the panel in `panel`
+    int64_t packed = -1;  // job * panels + panel of what `panel` holds
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t job_panel = task / row_blocks;
-      const Job& job = jobs[job_panel / panels];
-      const int64_t n0 = (job_panel % panels) * panel_width;
+      const int64_t job_index = task / (row_blocks * panels);
+      const int64_t row_block = task / panels % row_blocks;
+      const int64_t job_panel = job_index * panels + task % panels;
+      const Job& job = jobs[job_index];
+      const int64_t n0 = (task % panels) * panel_width;
       const int64_t valid = std::min(panel_width, n_size - n0);
       const int64_t width = round_up(valid, kInt8GemmBlock);
       if (packed != job_panel) {
@@ -255,7 +259,7 @@ void run_jobs(const Int8GemmMicrokernel& kernel, bool u8s8, int64_t m_size, int6
       tile.width = width;
       tile.cols = valid;
       tile.col_offset = columns.col_offset ? columns.col_offset + n0 : nullptr;
-      const int64_t m_begin = (task % row_blocks) * block_rows;
+      const int64_t m_begin = row_block * block_rows;
       const int64_t m_end = std::min(m_size, m_begin + block_rows);
       for (int64_t m0 = m_begin; m0 < m_end; m0 += rows) {
         tile.a = job.a + m0 * job.lda;

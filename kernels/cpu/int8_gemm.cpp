@@ -351,12 +351,60 @@ void int8_gemm(const Int8GemmIsa& isa, const IntMatrix& a, const IntMatrix& b, c
   run_jobs(kernel, u8s8, m_size, k_size, columns, {job});
 }
 
+namespace {
+
+// Zero-padded copies of images [first, first + count), each plane hp x wp.
+void pad_images(const IntConv2dShape& s, const uint8_t* input, int64_t elem_bytes, int64_t first, int64_t count,
+                int64_t hp, int64_t wp, uint8_t* padded) {
+  const int64_t line = wp * elem_bytes, left = s.pad_w * elem_bytes, width = s.in_w * elem_bytes;
+  at::parallel_for(0, count * s.in_channels, 16, [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; ++plane) {
+      uint8_t* dst = padded + plane * hp * line;
+      const uint8_t* from = input + (first * s.in_channels + plane) * s.in_h * width;
+      std::memset(dst, 0, s.pad_h * line);
+      for (int64_t y = 0; y < s.in_h; ++y) {
+        uint8_t* row = dst + (s.pad_h + y) * line;
+        std::memset(row, 0, left);
+        std::memcpy(row + left, from + y * width, width);
+        std::memset(row + left + width, 0, line - left - width);
+      }
+      std::memset(dst + (s.pad_h + s.in_h) * line, 0, s.pad_h * line);
+    }
+  });
+}
+
+// im2col rows (k = (c, ky, kx), one output plane each) of images [first,
+// first + count), group after group.
+template <typename S>
+void im2col_images(const IntConv2dShape& s, const S* input, int64_t first, int64_t count, S* cols) {
+  const int64_t out_h = s.out_h(), out_w = s.out_w(), group_in = s.in_channels / s.groups;
+  const int64_t taps = s.kernel_h * s.kernel_w, k_size = group_in * taps;
+  at::parallel_for(0, count * s.groups * k_size, 16, [&](int64_t b, int64_t e) {
+    for (int64_t row = b; row < e; ++row) {
+      const int64_t k = row % k_size, image_group = first * s.groups + row / k_size;
+      const int64_t kx = k % s.kernel_w, ky = (k / s.kernel_w) % s.kernel_h, c = k / taps;
+      const S* plane = input + (image_group * group_in + c) * s.in_h * s.in_w;
+      S* dst = cols + row * out_h * out_w;
+      for (int64_t y = 0; y < out_h; ++y) {
+        const int64_t iy = y * s.stride_h - s.pad_h + ky * s.dilation_h;
+        for (int64_t x = 0; x < out_w; ++x) {
+          const int64_t ix = x * s.stride_w - s.pad_w + kx * s.dilation_w;
+          const bool inside = iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w;
+          dst[y * out_w + x] = inside ? plane[iy * s.in_w + ix] : S(0);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
 void int8_conv2d(const Int8GemmIsa& isa, const IntConv2dShape& s, const void* input, IntElem input_elem,
-                 const void* weight, IntElem weight_elem, const int32_t* bias, int32_t* out) {
+                 const void* weight, IntElem weight_elem, const int32_t* bias, int32_t* out,
+                 int64_t scratch_limit_bytes) {
   const int64_t out_h = s.out_h(), out_w = s.out_w();
   const int64_t group_in = s.in_channels / s.groups, group_out = s.out_channels / s.groups;
-  const int64_t taps = s.kernel_h * s.kernel_w;
-  const int64_t k_size = group_in * taps;
+  const int64_t k_size = group_in * s.kernel_h * s.kernel_w;
   const int64_t plane_out = out_h * out_w;
   if (s.batch == 0 || s.out_channels == 0 || plane_out == 0) return;
 
@@ -376,36 +424,13 @@ void int8_conv2d(const Int8GemmIsa& isa, const IntConv2dShape& s, const void* in
   }
 
   // B: the image, either its zero-padded copy read through shifted windows
-  // (stride 1), or an im2col buffer.
+  // (stride 1; the image itself without padding), or an im2col buffer.
+  const bool shifted = s.stride_h == 1 && s.stride_w == 1;
+  const int64_t hp = s.in_h + 2 * s.pad_h, wp = s.in_w + 2 * s.pad_w;
   std::vector<int64_t> offsets(k_size);
-  AlignedBuffer buffer;
-  const uint8_t* b_base = static_cast<const uint8_t*>(input);
-  int64_t b_image_stride = s.in_channels * s.in_h * s.in_w, b_group_stride = group_in * s.in_h * s.in_w;
   Columns columns{plane_out, out_w, out_w, nullptr};
-  if (s.stride_h == 1 && s.stride_w == 1) {
-    const int64_t hp = s.in_h + 2 * s.pad_h, wp = s.in_w + 2 * s.pad_w;
-    if (s.pad_h != 0 || s.pad_w != 0) {
-      buffer = aligned_buffer(s.batch * s.in_channels * hp * wp * in_size);
-      uint8_t* padded = buffer.get();
-      const auto* src = static_cast<const uint8_t*>(input);
-      at::parallel_for(0, s.batch * s.in_channels, 16, [&](int64_t b, int64_t e) {
-        for (int64_t plane = b; plane < e; ++plane) {
-          uint8_t* dst = padded + plane * hp * wp * in_size;
-          const uint8_t* from = src + plane * s.in_h * s.in_w * in_size;
-          std::memset(dst, 0, s.pad_h * wp * in_size);
-          for (int64_t y = 0; y < s.in_h; ++y) {
-            uint8_t* line = dst + (s.pad_h + y) * wp * in_size;
-            std::memset(line, 0, s.pad_w * in_size);
-            std::memcpy(line + s.pad_w * in_size, from + y * s.in_w * in_size, s.in_w * in_size);
-            std::memset(line + (s.pad_w + s.in_w) * in_size, 0, s.pad_w * in_size);
-          }
-          std::memset(dst + (s.pad_h + s.in_h) * wp * in_size, 0, s.pad_h * wp * in_size);
-        }
-      });
-      b_base = padded;
-      b_image_stride = s.in_channels * hp * wp;
-      b_group_stride = group_in * hp * wp;
-    }
+  int64_t image_elems = 0, group_elems = 0;  // per image and per group in B's memory
+  if (shifted) {
     for (int64_t c = 0; c < group_in; ++c) {
       for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
         for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
@@ -414,45 +439,42 @@ void int8_conv2d(const Int8GemmIsa& isa, const IntConv2dShape& s, const void* in
       }
     }
     columns = Columns{(out_h - 1) * wp + out_w, wp, out_w, nullptr};
+    image_elems = s.in_channels * hp * wp;
+    group_elems = group_in * hp * wp;
   } else {
-    buffer = aligned_buffer(s.batch * s.groups * k_size * plane_out * in_size);
-    visit_elem(input_elem, [&](auto tag) {
-      using S = decltype(tag);
-      const S* src = static_cast<const S*>(input);
-      S* cols = reinterpret_cast<S*>(buffer.get());
-      at::parallel_for(0, s.batch * s.groups * k_size, 16, [&](int64_t b, int64_t e) {
-        for (int64_t row = b; row < e; ++row) {
-          const int64_t k = row % k_size, image_group = row / k_size;
-          const int64_t kx = k % s.kernel_w, ky = (k / s.kernel_w) % s.kernel_h, c = k / taps;
-          const S* plane = src + (image_group * group_in + c) * s.in_h * s.in_w;
-          S* dst = cols + row * plane_out;
-          for (int64_t y = 0; y < out_h; ++y) {
-            const int64_t iy = y * s.stride_h - s.pad_h + ky * s.dilation_h;
-            for (int64_t x = 0; x < out_w; ++x) {
-              const int64_t ix = x * s.stride_w - s.pad_w + kx * s.dilation_w;
-              const bool inside = iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w;
-              dst[y * out_w + x] = inside ? plane[iy * s.in_w + ix] : S(0);
-            }
-          }
-        }
-      });
-    });
-    b_base = buffer.get();
-    b_image_stride = s.groups * k_size * plane_out;
-    b_group_stride = k_size * plane_out;
     for (int64_t k = 0; k < k_size; ++k) offsets[k] = k * plane_out;
+    image_elems = s.groups * k_size * plane_out;
+    group_elems = k_size * plane_out;
   }
+  const bool in_place = shifted && s.pad_h == 0 && s.pad_w == 0;
+  const int64_t image_bytes = std::max<int64_t>(image_elems * in_size, 1);
+  const int64_t chunk = in_place ? s.batch : std::min(s.batch, std::max<int64_t>(1, scratch_limit_bytes / image_bytes));
+  AlignedBuffer buffer = in_place ? nullptr : aligned_buffer(chunk * image_elems * in_size);
 
-  std::vector<Job> jobs;
-  for (int64_t image = 0; image < s.batch; ++image) {
-    for (int64_t g = 0; g < s.groups; ++g) {
-      const BSource source{b_base + (image * b_image_stride + g * b_group_stride) * in_size, input_elem, true,
-                           offsets.data(), 0};
-      jobs.push_back(Job{weights[g].data, weights[g].lda, rows[g].empty() ? nullptr : rows[g].data(), source,
-                         out + (image * s.out_channels + g * group_out) * plane_out, plane_out});
+  for (int64_t first = 0; first < s.batch; first += chunk) {
+    const int64_t count = std::min(chunk, s.batch - first);
+    const uint8_t* base = static_cast<const uint8_t*>(input) + first * image_elems * in_size;
+    if (shifted && !in_place) {
+      pad_images(s, static_cast<const uint8_t*>(input), in_size, first, count, hp, wp, buffer.get());
+      base = buffer.get();
+    } else if (!shifted) {
+      visit_elem(input_elem, [&](auto tag) {
+        using S = decltype(tag);
+        im2col_images(s, static_cast<const S*>(input), first, count, reinterpret_cast<S*>(buffer.get()));
+      });
+      base = buffer.get();
     }
+    std::vector<Job> jobs;
+    for (int64_t image = first; image < first + count; ++image) {
+      for (int64_t g = 0; g < s.groups; ++g) {
+        const BSource source{base + ((image - first) * image_elems + g * group_elems) * in_size, input_elem, true,
+                             offsets.data(), 0};
+        jobs.push_back(Job{weights[g].data, weights[g].lda, rows[g].empty() ? nullptr : rows[g].data(), source,
+                           out + (image * s.out_channels + g * group_out) * plane_out, plane_out});
+      }
+    }
+    run_jobs(kernel, u8s8, group_out, k_size, columns, jobs);
   }
-  run_jobs(kernel, u8s8, group_out, k_size, columns, jobs);
 }
 
 const Int8GemmIsa& int8_gemm_isa() {

@@ -51,9 +51,13 @@ struct IntConv2dShape {
 // Cross-correlation as torch.nn.functional.conv2d, modulo 2^32: `input` is
 // contiguous NCHW, `weight` contiguous (out_channels, in_channels / groups,
 // kernel_h, kernel_w), `bias` null or one value per output channel, `out`
-// contiguous NCHW. Sizes must be valid (checked by the caller).
+// contiguous NCHW. Sizes must be valid (checked by the caller). Images are
+// processed in chunks whose padded copies / im2col buffers stay within
+// scratch_limit_bytes (one image at least).
+constexpr int64_t kDefaultConvScratchBytes = int64_t{64} << 20;
 void int8_conv2d(const Int8GemmIsa& isa, const IntConv2dShape& shape, const void* input, IntElem input_elem,
-                 const void* weight, IntElem weight_elem, const int32_t* bias, int32_t* out);
+                 const void* weight, IntElem weight_elem, const int32_t* bias, int32_t* out,
+                 int64_t scratch_limit_bytes = kDefaultConvScratchBytes);
 
 // The table for this CPU, lowered by TORCH_PT2E_CPU_CAPABILITY (cpu_capability.h):
 // avx512vnni, avx2 or default.

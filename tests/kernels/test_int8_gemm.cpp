@@ -205,12 +205,12 @@ at::Tensor reference_conv(const at::Tensor& x, const at::Tensor& w, const at::Te
 }
 
 at::Tensor run_conv(const cpu::Int8GemmIsa& isa, const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias,
-                    const ConvCase& c) {
+                    const ConvCase& c, int64_t scratch_limit_bytes = cpu::kDefaultConvScratchBytes) {
   cpu::IntConv2dShape shape{c.batch,    c.in_channels, c.height, c.width, c.out_channels, c.kernel_h,   c.kernel_w,
                             c.stride_h, c.stride_w,    c.pad_h,  c.pad_w, c.dilation_h,   c.dilation_w, c.groups};
   at::Tensor out = at::full({c.batch, c.out_channels, shape.out_h(), shape.out_w()}, 777, at::kInt);
   cpu::int8_conv2d(isa, shape, x.data_ptr(), elem(x.scalar_type()), w.data_ptr(), elem(w.scalar_type()),
-                   bias.defined() ? bias.data_ptr<int32_t>() : nullptr, out.data_ptr<int32_t>());
+                   bias.defined() ? bias.data_ptr<int32_t>() : nullptr, out.data_ptr<int32_t>(), scratch_limit_bytes);
   return out;
 }
 
@@ -242,6 +242,24 @@ TEST_P(Int8GemmIsaTest, Conv2dMatchesReference) {
                                c10::toString(pair.first.dtype) + " x " + c10::toString(pair.second.dtype);
       ASSERT_TRUE(at::equal(run_conv(isa, x, w, bias, c), reference_conv(x, w, bias, c))) << what;
       ASSERT_TRUE(at::equal(run_conv(isa, x, w, {}, c), reference_conv(x, w, {}, c))) << what << " without bias";
+    }
+  }
+}
+
+// A scratch limit below one image's buffer: every image is its own chunk.
+TEST_P(Int8GemmIsaTest, Conv2dInChunksOfImages) {
+  const auto& isa = GetParam().table();
+  SKIP_UNLESS_SUPPORTED(isa);
+  at::manual_seed(6);
+  for (const ConvCase& c : {ConvCase{5, 6, 9, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 2},    // padded copies
+                            ConvCase{5, 6, 9, 8, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1},    // im2col
+                            ConvCase{5, 6, 9, 8, 4, 1, 1, 1, 1, 0, 0, 1, 1, 1}}) { // in place
+    const at::Tensor x = random(kInt8, {c.batch, c.in_channels, c.height, c.width});
+    const at::Tensor w = random(kInt8, {c.out_channels, c.in_channels / c.groups, c.kernel_h, c.kernel_w});
+    const at::Tensor expected = reference_conv(x, w, {}, c);
+    for (int64_t limit : {int64_t{1}, int64_t{2500}, cpu::kDefaultConvScratchBytes}) {  // 2500: 2-3 images
+      ASSERT_TRUE(at::equal(run_conv(isa, x, w, {}, c, limit), expected)) << "stride " << c.stride_h << " limit "
+                                                                        << limit;
     }
   }
 }

@@ -106,12 +106,53 @@ def bench_conv(rounds, min_time, generator):
                   f" {gops[0] / gops[1]:>5.2f}x")
 
 
+def bench_int16(rounds, min_time, generator):
+    print("\nint16 operands (upstream's reference representation subtracts zero points in int16)   (GOPS)")
+    header = f"{'op':>28} | {'int16':>8} | {'fp32':>8} {'ratio':>6}"
+    print(header)
+    print("-" * len(header))
+    m, k, n = 512, 3072, 768
+    a, w = int8((m, k), generator).to(torch.int16), int8((n, k), generator).to(torch.int16)
+    af, w_onednn = a.float(), w.float().to_mkldnn()
+    times = side_by_side([
+        lambda: OPS.out_dtype_linear(a, w, None, torch.int32),
+        lambda: torch._C._nn.mkldnn_linear(af.to_mkldnn(), w_onednn, None).to_dense(),
+    ], rounds, min_time)
+    gops = [2 * m * n * k / t / 1e9 for t in times]
+    print(f"{f'linear {m}x{k}x{n} vs oneDNN':>28} | {gops[0]:>8.1f} | {gops[1]:>8.1f} {gops[0] / gops[1]:>5.2f}x")
+    for channels, size in ((64, 56), (256, 14)):
+        x = int8((1, channels, size, size), generator).to(torch.int16)
+        w = int8((channels, channels, 3, 3), generator).to(torch.int16)
+        xf, wf = x.float(), w.float()
+        times = side_by_side([
+            lambda: OPS.out_dtype_conv2d(x, w, None, [1, 1], [1, 1], [1, 1], 1, torch.int32),
+            lambda: torch.nn.functional.conv2d(xf, wf, padding=1),
+        ], rounds, min_time)
+        gops = [2 * channels * channels * 9 * size * size / t / 1e9 for t in times]
+        label = f"conv 3x3 {channels}x{size}x{size} batch 1"
+        print(f"{label:>28} | {gops[0]:>8.1f} | {gops[1]:>8.1f} {gops[0] / gops[1]:>5.2f}x")
+
+
+def bench_requantize(rounds, min_time, generator):
+    print("\nRequantization: out_dtype_mul(int32 accumulator, float, int32)   (G elements/s)")
+    acc = torch.randint(-2**20, 2**20, (8, 64, 56, 56), generator=generator, dtype=torch.int32)
+    scale = 0.0123
+    assert torch.equal(OPS.out_dtype_mul(acc, scale, torch.int32), (acc.float() * scale).to(torch.int32))
+    times = side_by_side([
+        lambda: OPS.out_dtype_mul(acc, scale, torch.int32),
+        lambda: (acc.float() * scale).to(torch.int32),
+    ], rounds, min_time)
+    rates = [acc.numel() / t / 1e9 for t in times]
+    print(f"{acc.numel()} elements: fused {rates[0]:.2f}, ATen cast-multiply-cast {rates[1]:.2f}, "
+          f"ratio {rates[0] / rates[1]:.2f}x")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--min-time", type=float, default=0.2, help="seconds per timing sample")
-    parser.add_argument("--only", choices=["gemm", "conv"], help="run one table")
+    parser.add_argument("--only", choices=["gemm", "conv", "int16", "requantize"], help="run one table")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="wall-clock time, or process CPU time (with --threads 1 only)")
     args = parser.parse_args()
@@ -131,6 +172,10 @@ def main():
         bench_gemm(args.rounds, args.min_time, generator)
     if args.only in (None, "conv"):
         bench_conv(args.rounds, args.min_time, generator)
+    if args.only in (None, "int16"):
+        bench_int16(args.rounds, args.min_time, generator)
+    if args.only in (None, "requantize"):
+        bench_requantize(args.rounds, args.min_time, generator)
 
 
 if __name__ == "__main__":

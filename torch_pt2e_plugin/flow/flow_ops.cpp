@@ -8,6 +8,7 @@
 #include "torch_pt2e_plugin/flow/quantize_pt2e.h"
 #include "torch_pt2e_plugin/flow/report.h"
 #include "torch_pt2e_plugin/passes/canonicalize.h"
+#include "torch_pt2e_plugin/passes/fuse_conv_bn_qat.h"
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 #include "torch_pt2e_plugin/passes/insert_observers.h"
 #include "torch_pt2e_plugin/quantizer/annotation_json.h"
@@ -24,10 +25,10 @@ torch::jit::Module as_module(const char* op, const c10::IValue& value) {
   return torch::jit::Module(value.toObject());
 }
 
-c10::IValue canonicalize(const c10::IValue& module) {
+c10::IValue canonicalize(const c10::IValue& module, bool is_qat) {
   const auto m = as_module("torch_pt2e::canonicalize", module);
-  TORCH_CHECK(!m.is_training(), "prepare_pt2e expects a module in eval mode (call model.eval() first)");
-  return passes::canonicalize_for_annotation(m)._ivalue();
+  TORCH_CHECK(is_qat || !m.is_training(), "prepare_pt2e expects a module in eval mode (call model.eval() first)");
+  return passes::canonicalize_for_annotation(m, canonicalize_options(is_qat))._ivalue();
 }
 
 // Types of the graph inputs from example inputs, then dtype/shape propagation,
@@ -46,7 +47,9 @@ void propagate_types(const c10::IValue& module, const std::vector<at::Tensor>& e
 c10::IValue insert_observers(const c10::IValue& module, const std::string& annotations, bool is_qat) {
   auto m = as_module("torch_pt2e::insert_observers", module);
   auto graph = m.get_method("forward").graph();
-  const auto table = quantizer::annotations_from_json(*graph, json::parse(annotations));
+  auto table = quantizer::annotations_from_json(*graph, json::parse(annotations));
+  // prepare_qat_pt2e's order (quantize_pt2e.cpp): fuse after annotation.
+  if (is_qat) passes::fuse_conv_bn_qat(m, table);
   passes::insert_observers(m, table, is_qat);
   return m._ivalue();
 }
@@ -94,7 +97,7 @@ ops::OpFamily flow_ops() {
   family.ns = "torch_pt2e";
   family.name = "flow";
   family.schemas = {
-      "canonicalize(Any module) -> Any",
+      "canonicalize(Any module, bool is_qat=False) -> Any",
       "propagate_types(Any module, Tensor[] example_inputs) -> ()",
       "insert_observers(Any module, str annotations, bool is_qat=False) -> Any",
       "convert(Any module, Dict(str, Tensor[]) derived_qparams, bool use_reference_representation=False, "

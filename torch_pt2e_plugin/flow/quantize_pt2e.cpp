@@ -3,29 +3,69 @@
 #include <unordered_set>
 
 #include <c10/util/Exception.h>
+#include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/passes/constant_pooling.h>
+#include <torch/csrc/jit/passes/constant_propagation.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 
 #include "torch_pt2e_plugin/observers/derived_observer.h"
 #include "torch_pt2e_plugin/passes/canonicalize.h"
 #include "torch_pt2e_plugin/passes/convert_observers.h"
 #include "torch_pt2e_plugin/passes/duplicate_dequantize.h"
+#include "torch_pt2e_plugin/passes/fold_conv_bn_qat.h"
 #include "torch_pt2e_plugin/passes/fold_quantize.h"
+#include "torch_pt2e_plugin/passes/fuse_conv_bn_qat.h"
 #include "torch_pt2e_plugin/passes/insert_observers.h"
 #include "torch_pt2e_plugin/passes/port_metadata.h"
 #include "torch_pt2e_plugin/passes/prepare_state.h"
 
 namespace torch_pt2e {
+namespace {
+
+// A converted QAT model is for inference: its `training` reads become False,
+// and the branches they decided (batch-norm bookkeeping) go with them.
+void freeze_training_flags(std::shared_ptr<torch::jit::Graph> graph) {
+  for (auto it = graph->nodes().begin(); it != graph->nodes().end();) {
+    torch::jit::Node* node = *it++;
+    if (node->kind() != c10::prim::GetAttr || node->s(c10::attr::name) != "training") continue;
+    torch::jit::WithInsertPoint guard(node);
+    node->output()->replaceAllUsesWith(graph->insertConstant(false));
+    node->destroy();
+  }
+  torch::jit::ConstantPropagationImmutableTypes(graph);
+  torch::jit::EliminateDeadCode(graph);
+}
+
+}  // namespace
 
 torch::jit::Module prepare_pt2e(const torch::jit::Module& model, quantizer::Quantizer& quantizer) {
   TORCH_CHECK(!model.is_training(), "prepare_pt2e expects a module in eval mode (call model.eval() first); "
                                     "quantization-aware training uses prepare_qat_pt2e");
-  torch::jit::Module module = passes::canonicalize_for_annotation(model);
+  torch::jit::Module module = passes::canonicalize_for_annotation(model, canonicalize_options(/*is_qat=*/false));
   module = quantizer.transform_for_annotation(module);
   quantizer::AnnotationTable annotations;
   quantizer.annotate(module, annotations);
   quantizer.validate(module, annotations);
   passes::insert_observers(module, annotations, /*is_qat=*/false);
+  return module;
+}
+
+passes::CanonicalizeOptions canonicalize_options(bool is_qat) {
+  passes::CanonicalizeOptions options;
+  options.fold_conv_bn = !is_qat;
+  options.fold_training = !is_qat;
+  return options;
+}
+
+torch::jit::Module prepare_qat_pt2e(const torch::jit::Module& model, quantizer::Quantizer& quantizer) {
+  torch::jit::Module module = passes::canonicalize_for_annotation(model, canonicalize_options(/*is_qat=*/true));
+  module = quantizer.transform_for_annotation(module);
+  quantizer::AnnotationTable annotations;
+  quantizer.annotate(module, annotations);
+  quantizer.validate(module, annotations);
+  // After annotation, as upstream: the fused arithmetic is not annotated.
+  passes::fuse_conv_bn_qat(module, annotations);
+  passes::insert_observers(module, annotations, /*is_qat=*/true);
   return module;
 }
 
@@ -43,12 +83,19 @@ torch::jit::Module convert_pt2e(const torch::jit::Module& prepared, const Conver
     observers::set_derived_qparams(observer, entry.second.first, entry.second.second);
   }
   auto graph = module.get_method("forward").graph();
-  const auto annotated = passes::resolve_annotated_nodes(*graph, *state);
+  auto annotated = passes::resolve_annotated_nodes(*graph, *state);
   std::unordered_set<const torch::jit::Node*> validly_annotated;
   for (const auto& entry : annotated) {
     if (entry.second.valid) validly_annotated.insert(entry.first);
   }
 
+  if (state->is_qat) {
+    freeze_training_flags(graph);
+    for (const auto& folded : passes::fold_conv_bn_qat(module)) {
+      annotated.erase(folded.batch_norm);
+      validly_annotated.erase(folded.batch_norm);
+    }
+  }
   passes::convert_observers(module);
   passes::duplicate_dequantize(*graph, validly_annotated);
   passes::port_metadata(*graph, annotated);

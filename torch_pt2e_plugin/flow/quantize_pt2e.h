@@ -8,6 +8,7 @@
 
 #include <torch/csrc/jit/api/module.h>
 
+#include "torch_pt2e_plugin/passes/canonicalize.h"
 #include "torch_pt2e_plugin/quantizer/quantizer.h"
 
 namespace torch_pt2e {
@@ -16,6 +17,17 @@ namespace torch_pt2e {
 // by `quantizer`, with observers inserted. Calibrate it by running forward.
 // The module must be in eval mode.
 torch::jit::Module prepare_pt2e(const torch::jit::Module& model, quantizer::Quantizer& quantizer);
+
+// Quantization-aware training: returns a new module in canonical form that
+// keeps its `training` reads (module.train() / eval() switch batch norm and
+// dropout), annotated by `quantizer` (a QAT config), with conv + batch norm
+// fused the QAT way (passes/fuse_conv_bn_qat.h) and fake-quantize modules
+// (observers/fake_quantize.h) where the specs name them. Train it, then
+// convert_pt2e, which folds the batch norms.
+torch::jit::Module prepare_qat_pt2e(const torch::jit::Module& model, quantizer::Quantizer& quantizer);
+
+// What prepare_pt2e and prepare_qat_pt2e canonicalize with.
+passes::CanonicalizeOptions canonicalize_options(bool is_qat);
 
 struct ConvertOptions {
   bool use_reference_representation = false;
@@ -26,8 +38,10 @@ struct ConvertOptions {
   std::unordered_map<std::string, std::pair<at::Tensor, at::Tensor>> derived_qparams;
 };
 
-// Returns a new module where observers became quantized_decomposed
-// quantize/dequantize pairs (the prepared module is untouched).
+// Returns a new module where observers (and fake-quantize modules) became
+// quantized_decomposed quantize/dequantize pairs (the prepared module is
+// untouched); for a QAT model, conv + batch norm are folded first
+// (passes/fold_conv_bn_qat.h).
 torch::jit::Module convert_pt2e(const torch::jit::Module& prepared, const ConvertOptions& options = {});
 
 }  // namespace torch_pt2e

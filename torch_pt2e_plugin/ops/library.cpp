@@ -11,6 +11,7 @@
 #include <torch/version.h>
 
 #include "torch_pt2e_plugin/flow/flow_ops.h"
+#include "torch_pt2e_plugin/observers/fake_quantize_ops.h"
 #include "torch_pt2e_plugin/observers/observer_ops.h"
 #include "torch_pt2e_plugin/ops/build_info.h"
 #include "torch_pt2e_plugin/ops/choose_qparams.h"
@@ -32,7 +33,7 @@ namespace {
 std::vector<OpFamily> all_families() {
   return {per_tensor_ops(),        choose_qparams_ops(),   per_channel_ops(),          per_token_ops(),
           per_channel_group_ops(), fake_quant_ops(),       convert_element_type_ops(), build_info_ops(),
-          schema_list_ops(),       fake_quant_forward_ops(), observers::observer_ops(), flow::flow_ops(),
+          schema_list_ops(),       fake_quant_forward_ops(), observers::observer_ops(), observers::fake_quantize_ops(), flow::flow_ops(),
           quantizer::quantizer_ops(), out_dtype_ops()};
 }
 

@@ -13,6 +13,7 @@
 #include <torch/csrc/jit/passes/remove_mutation.h>
 #include <torch/csrc/jit/passes/shape_analysis.h>
 
+#include "torch_pt2e_plugin/passes/conv_bn_weights.h"
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 #include "torch_pt2e_plugin/passes/pass_timer.h"
 
@@ -126,16 +127,9 @@ bool fold_conv_bn(Node* bn, Module& owner) {
     if (!groups || !groups->isInt() || groups->toInt() != 1) return false;  // out channels are not dim 1
   }
 
-  at::NoGradGuard no_grad;
-  const at::Tensor w = *conv_w;
-  const at::Tensor b = conv_b ? *conv_b : at::zeros_like(*mean);
-  const at::Tensor gamma = bn_w ? *bn_w : at::ones_like(*mean);
-  const at::Tensor beta = bn_b ? *bn_b : at::zeros_like(*mean);
-  const at::Tensor var_rsqrt = at::rsqrt(*var + eps->toDouble());
-  std::vector<int64_t> shape(w.dim(), 1);
-  shape[transpose ? 1 : 0] = -1;
-  const at::Tensor fused_w = (w * (gamma * var_rsqrt).reshape(shape)).to(w.scalar_type());
-  const at::Tensor fused_b = ((b - *mean) * var_rsqrt * gamma + beta).to(conv_b ? conv_b->scalar_type() : w.scalar_type());
+  const auto fused = fuse_conv_bn_weights(*conv_w, conv_b, *mean, *var, eps->toDouble(), bn_w, bn_b, transpose);
+  const at::Tensor& fused_w = fused.first;
+  const at::Tensor& fused_b = fused.second;
 
   Graph& graph = *conv->owningGraph();
   const auto weight_ref = resolve_attribute(conv->input(1), owner);
@@ -189,7 +183,7 @@ bool is_constant_attribute(const c10::IValue& value) {
 // itself is quadratic in the number of submodules): calls inlined, non-tensor
 // attributes folded to constants, the branches they decide removed. Tensor
 // attributes stay prim::GetAttr reads.
-void inline_and_fold_attributes(Module& module) {
+void inline_and_fold_attributes(Module& module, bool fold_training) {
   auto graph = module.get_method("forward").graph();
   {
     PassTimer timer("canonicalize: Inline");
@@ -199,6 +193,7 @@ void inline_and_fold_attributes(Module& module) {
   for (auto it = graph->nodes().begin(); it != graph->nodes().end();) {
     Node* node = *it++;
     if (node->kind() != c10::prim::GetAttr) continue;
+    if (!fold_training && node->s(c10::attr::name) == "training") continue;
     const auto value = attribute_value(node->output(), module);
     if (!value || !is_constant_attribute(*value)) continue;
     torch::jit::WithInsertPoint guard(node);
@@ -270,6 +265,18 @@ void restore_traced_types(const Module& original, const std::shared_ptr<Graph>& 
   torch::jit::PropagateInputShapes(frozen);
 }
 
+// Module::clone copies parameters with autograd-recorded clones, which are not
+// leaves: an optimizer could not train them (QAT) and .grad would stay empty.
+void make_parameters_leaves(Module& module) {
+  for (const auto& child : module.modules()) {
+    for (const auto& parameter : child.named_parameters(/*recurse=*/false)) {
+      const at::Tensor& t = parameter.value;
+      if (t.is_leaf()) continue;
+      child._ivalue()->setAttr(parameter.name, t.detach().requires_grad_(t.requires_grad()));
+    }
+  }
+}
+
 }  // namespace
 
 bool rewrite_convolution_calls(const std::shared_ptr<Graph>& graph, const Module& owner) {
@@ -288,9 +295,10 @@ Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptio
     PassTimer timer("canonicalize: clone");
     return module.clone();
   }();
+  make_parameters_leaves(frozen);
   {
     PassTimer timer("canonicalize: inline");
-    inline_and_fold_attributes(frozen);
+    inline_and_fold_attributes(frozen, options.fold_training);
     drop_other_methods(frozen);
   }
   auto graph = frozen.get_method("forward").graph();

@@ -21,6 +21,10 @@ namespace passes {
 struct CanonicalizeOptions {
   // Fold eval-mode batch norms into the convolutions that feed them (PTQ).
   bool fold_conv_bn = true;
+  // Fold the `training` attributes to constants. QAT keeps them as
+  // prim::GetAttr reads, so module.train() / module.eval() still switch batch
+  // norm and dropout (and the branches they decide stay in the graph).
+  bool fold_training = true;
 };
 
 torch::jit::Module canonicalize_for_annotation(const torch::jit::Module& module,

@@ -5,6 +5,7 @@
 
 #include "kernels/checks.h"
 #include "torch_pt2e_plugin/observers/derived_observer.h"
+#include "torch_pt2e_plugin/observers/fake_quantize.h"
 #include "torch_pt2e_plugin/observers/observer.h"
 #include "torch_pt2e_plugin/observers/observer_config.h"
 #include "torch_pt2e_plugin/passes/graph_utils.h"
@@ -94,7 +95,10 @@ class ObserverConverter {
  private:
   ConvertedObserver convert(Node* call) {
     const std::string name = *observer_call_name(call);
-    const Module observer(module_.attr(name).toObject());
+    // A fake-quantize module converts as its observer (upstream's
+    // FakeQuantize.calculate_qparams is its observer's).
+    const Module called(module_.attr(name).toObject());
+    const Module observer = observers::is_fake_quantize(called) ? observers::fake_quantize_observer(called) : called;
     const ObserverFacts facts = facts_of(observer);
     Value* input = call->input(1);
     ConvertedObserver result;
@@ -202,7 +206,10 @@ std::vector<ConvertedObserver> convert_observers(Module& module) { return Observ
 void remove_observer_modules(Module& module) {
   std::vector<std::string> names;
   for (const auto& child : module.named_children()) {
-    if (observers::is_observer(child.value) || observers::is_derived_observer(child.value)) names.push_back(child.name);
+    if (observers::is_observer(child.value) || observers::is_derived_observer(child.value) ||
+        observers::is_fake_quantize(child.value)) {
+      names.push_back(child.name);
+    }
   }
   for (const auto& name : names) {
     module._ivalue()->unsafeRemoveAttr(name);

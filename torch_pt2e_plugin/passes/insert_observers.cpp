@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "torch_pt2e_plugin/observers/derived_observer.h"
+#include "torch_pt2e_plugin/observers/fake_quantize.h"
 #include "torch_pt2e_plugin/observers/observer.h"
 #include "torch_pt2e_plugin/observers/observer_config.h"
 #include "torch_pt2e_plugin/passes/graph_utils.h"
@@ -45,6 +46,20 @@ observers::ObserverConfig config_for(const quantizer::QuantizationSpec& spec) {
   return args.get<observers::ObserverConfig>();
 }
 
+// The fake-quantize configuration for a spec whose constructor names a
+// fake-quantize class: its keyword arguments, overridden by the spec's
+// fields, which upstream's constructors hand to the observer.
+observers::FakeQuantizeConfig fake_quantize_config_for(const quantizer::QuantizationSpec& spec) {
+  nlohmann::json args = spec.observer_or_fake_quant_ctr.kwargs;
+  if (args.is_null()) args = nlohmann::json::object();
+  args["dtype"] = observers::dtype_name(spec.dtype);
+  if (spec.quant_min) args["quant_min"] = *spec.quant_min;
+  if (spec.quant_max) args["quant_max"] = *spec.quant_max;
+  if (spec.qscheme) args["qscheme"] = observers::qscheme_name(*spec.qscheme);
+  args["is_dynamic"] = spec.is_dynamic;
+  return observers::fake_quantize_config(spec.observer_or_fake_quant_ctr.name, args);
+}
+
 observers::ObserverConfig config_for(const quantizer::FixedQParamsQuantizationSpec& spec) {
   nlohmann::json args = {{"kind", "FixedQParamsObserver"},
                          {"dtype", observers::dtype_name(spec.dtype)},
@@ -66,7 +81,6 @@ class ObserverInserter {
         is_qat_(is_qat) {}
 
   InsertObserversResult run() {
-    TORCH_CHECK(!is_qat_, "prepare_qat_pt2e: fake-quantize insertion is not available in this build");
     const std::vector<Node*> nodes(graph_.nodes().begin(), graph_.nodes().end());
     // Before anything is rewired: every annotated input must be an input of its node.
     for (Node* node : nodes) {
@@ -137,11 +151,18 @@ class ObserverInserter {
     instance.name = unique_attribute_name(module_, kObserverPrefix + std::to_string(next_index_++));
     const QuantizationSpecPtr& spec = instance.spec;
     switch (spec->kind()) {
-      case SpecKind::kQuantization:
-        instance.module = observers::add_observer(
-            module_, instance.name, config_for(static_cast<const quantizer::QuantizationSpec&>(*spec)));
+      case SpecKind::kQuantization: {
+        const auto& plain = static_cast<const quantizer::QuantizationSpec&>(*spec);
+        if (observers::is_fake_quantize_kind_name(plain.observer_or_fake_quant_ctr.name)) {
+          instance.module = observers::add_fake_quantize(module_, instance.name, fake_quantize_config_for(plain));
+        } else {
+          instance.module = observers::add_observer(module_, instance.name, config_for(plain));
+        }
         break;
+      }
       case SpecKind::kFixedQParams:
+        TORCH_CHECK(!is_qat_, "prepare_qat_pt2e: a FixedQParamsQuantizationSpec needs FixedQParamsFakeQuantize, "
+                              "which this build does not provide; annotate with a QuantizationSpec instead");
         instance.module = observers::add_observer(
             module_, instance.name, config_for(static_cast<const quantizer::FixedQParamsQuantizationSpec&>(*spec)));
         break;

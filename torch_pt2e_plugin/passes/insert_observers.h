@@ -32,8 +32,10 @@ struct InsertObserversResult {
   int64_t observer_calls = 0;   // call sites inserted
 };
 
-// Modifies `module` in place. `is_qat` creates fake-quantize modules instead
-// of observers where the spec's constructor names one.
+// Modifies `module` in place. A spec whose constructor names FakeQuantize or
+// FusedMovingAvgObsFakeQuantize gets a fake-quantize module
+// (observers/fake_quantize.h), as upstream; `is_qat` rejects what has no
+// fake-quantize form here (FixedQParams specs).
 InsertObserversResult insert_observers(torch::jit::Module& module, const quantizer::AnnotationTable& annotations,
                                        bool is_qat = false);
 

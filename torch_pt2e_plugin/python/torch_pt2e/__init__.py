@@ -9,4 +9,15 @@ from ._library import LibraryLoadError, build_info, library_path, load_library
 
 load_library()
 
-__all__ = ["LibraryLoadError", "build_info", "library_path", "load_library"]
+from .fake_quantize import disable_fake_quant, disable_observer, enable_fake_quant, enable_observer  # noqa: E402
+
+__all__ = [
+    "LibraryLoadError",
+    "build_info",
+    "disable_fake_quant",
+    "disable_observer",
+    "enable_fake_quant",
+    "enable_observer",
+    "library_path",
+    "load_library",
+]

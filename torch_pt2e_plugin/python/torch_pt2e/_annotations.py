@@ -67,9 +67,11 @@ def resolve_derive_fn(name: str) -> Optional[Callable]:
 
 def _observer_ctor_json(ctor) -> Dict[str, Any]:
     """{"name": observer class, "kwargs": its constructor arguments} of an
-    observer description (torch_pt2e.observer or upstream's classes)."""
-    config = _observer.observer_config(ctor)
-    return {"name": config.pop("kind"), "kwargs": config}
+    observer description (torch_pt2e.observer or upstream's classes) or of
+    upstream's fake-quantize classes (QAT configs)."""
+    from .quantizer._bridge import ctor_to_json
+
+    return ctor_to_json(ctor)
 
 
 class _Encoder:

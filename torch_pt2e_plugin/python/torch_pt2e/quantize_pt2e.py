@@ -19,7 +19,7 @@ from . import _annotations
 from .graph_view import GraphModuleView
 from .quantizer.quantizer import Quantizer
 
-__all__ = ["convert_pt2e", "prepare_pt2e", "prepare_report", "register_derive_qparams_fn"]
+__all__ = ["convert_pt2e", "prepare_pt2e", "prepare_qat_pt2e", "prepare_report", "register_derive_qparams_fn"]
 
 register_derive_qparams_fn = _annotations.register_derive_qparams_fn
 
@@ -62,7 +62,7 @@ def _prepare(model, quantizer: Quantizer, example_inputs, is_qat: bool, fn: str)
         )
     if not is_qat and model.training:
         raise RuntimeError("prepare_pt2e expects a module in eval mode (call model.eval() before scripting)")
-    canonical = _wrap(torch.ops.torch_pt2e.canonicalize(model._c))
+    canonical = _wrap(torch.ops.torch_pt2e.canonicalize(model._c, is_qat))
     if example_inputs is not None:
         torch.ops.torch_pt2e.propagate_types(canonical._c, _example_tensors(example_inputs))
     transformed = quantizer.transform_for_annotation(canonical)
@@ -84,6 +84,19 @@ def prepare_pt2e(model: torch.jit.ScriptModule, quantizer: Quantizer,
     traced modules already carry them.
     """
     return _prepare(model, quantizer, example_inputs, is_qat=False, fn="prepare_pt2e")
+
+
+def prepare_qat_pt2e(model: torch.jit.ScriptModule, quantizer: Quantizer,
+                     example_inputs: Optional[Sequence[torch.Tensor]] = None) -> torch.jit.ScriptModule:
+    """Annotates `model` with `quantizer` (a QAT config) for quantization-aware training.
+
+    The result keeps the model's training flags, so train() / eval() switch
+    batch norm and dropout; conv + batch norm are fused the QAT way and
+    fake-quantize modules stand where observers would (docs/quantizer.md, QAT).
+    Train it, then convert_pt2e, which folds the batch norms. Script the model
+    (torch.jit.script): tracing records batch norm's training flag as a constant.
+    """
+    return _prepare(model, quantizer, example_inputs, is_qat=True, fn="prepare_qat_pt2e")
 
 
 def _derived_qparams(prepared: torch.jit.ScriptModule):

@@ -1,0 +1,75 @@
+// Fake-quantize modules as TorchScript submodules, the form in which
+// prepare_qat_pt2e inserts them: upstream's FakeQuantize and
+// FusedMovingAvgObsFakeQuantize (torch/ao/quantization/fake_quantize.py).
+//
+// A fake-quantize module is, like an observer (observer.h), a module of a
+// class created in the owner's compilation unit. It owns its observer as
+// submodule `activation_post_process` and has upstream's buffers
+// (fake_quant_enabled, observer_enabled, scale, zero_point) and attributes
+// (dtype, qscheme, ch_axis, is_per_channel, quant_min, quant_max, ...):
+//   forward(self, X: Tensor) -> Tensor   observes X (when observer_enabled),
+//       then fake-quantizes it (when fake_quant_enabled) with
+//       aten::fake_quantize_per_{tensor,channel}_affine (FakeQuantize) or
+//       aten::fused_moving_avg_obs_fake_quant (FusedMovingAvgObsFakeQuantize),
+//       the ops upstream calls, so numerics and the straight-through gradient
+//       are upstream's;
+//   calculate_qparams(self) -> Tuple[Tensor, Tensor]   the observer's.
+// The module survives save and load like an observer.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+#include <torch/csrc/jit/api/module.h>
+
+#include "torch_pt2e_plugin/observers/observer_config.h"
+
+namespace torch_pt2e {
+namespace observers {
+
+enum class FakeQuantizeKind {
+  kFakeQuantize,
+  kFusedMovingAvgObsFakeQuantize,
+};
+
+struct FakeQuantizeConfig {
+  FakeQuantizeKind kind = FakeQuantizeKind::kFusedMovingAvgObsFakeQuantize;
+  // The observer the module owns, with the constructor's quant_min/quant_max
+  // and observer keyword arguments applied (as upstream's __init__ does).
+  ObserverConfig observer = default_config(ObserverKind::kMovingAverageMinMax);
+};
+
+// "FakeQuantize" / "FusedMovingAvgObsFakeQuantize" and back.
+const char* fake_quantize_kind_name(FakeQuantizeKind kind);
+bool is_fake_quantize_kind_name(const std::string& name);
+
+// Upstream's constructor: `kwargs` are the keyword arguments of
+// `<kind>.with_args(...)` as JSON; "observer" is {"name", "kwargs"} of the
+// observer constructor (default MovingAverageMinMaxObserver), the others go
+// to the observer (they override the observer constructor's own). Fused
+// defaults to quant_min=0, quant_max=255 and needs a moving-average observer.
+// Throws, naming the value, for what upstream's constructor rejects.
+FakeQuantizeConfig fake_quantize_config(const std::string& class_name, const nlohmann::json& kwargs);
+
+// Creates a fake-quantize module for `config` and registers it on `owner`
+// as submodule `name` (same rules as add_observer). It starts in owner's
+// training mode, with fake quantization and observation enabled.
+torch::jit::Module add_fake_quantize(torch::jit::Module& owner, const std::string& name,
+                                     const FakeQuantizeConfig& config);
+
+// True for modules created by add_fake_quantize (also after save and load).
+bool is_fake_quantize(const torch::jit::Module& module);
+
+// The fake-quantize module's observer (its `activation_post_process`).
+torch::jit::Module fake_quantize_observer(const torch::jit::Module& fake_quantize);
+
+FakeQuantizeConfig read_fake_quantize_config(const torch::jit::Module& fake_quantize);
+
+// Upstream's enable_fake_quant / disable_fake_quant / enable_observer /
+// disable_observer, applied to every fake-quantize module in `root`'s tree
+// (root included). Returns how many modules were set.
+int64_t set_fake_quant_enabled(const torch::jit::Module& root, bool enabled);
+int64_t set_observer_enabled(const torch::jit::Module& root, bool enabled);
+
+}  // namespace observers
+}  // namespace torch_pt2e

@@ -387,16 +387,21 @@ def test_qat_training_reduces_loss_and_converts_without_accuracy_loss():
         return images, labels
 
     prepared = prepare(SmallCNN())
-    optimizer = torch.optim.SGD(prepared.parameters(), lr=0.1, momentum=0.9)
+    optimizer = torch.optim.Adam(prepared.parameters(), lr=0.01)
     generator = torch.Generator().manual_seed(12)
     losses = []
-    for _ in range(300):
-        images, labels = batch(32, generator)
-        loss = F.cross_entropy(prepared(images), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    # TorchScript's profiling executor replaces autograd by its own symbolic
+    # differentiation after two runs, which gave NaN gradients for the fused
+    # conv + batch norm in training mode (docs/quantizer.md, QAT); train on the
+    # unoptimized executor, as the docs recommend.
+    with torch.jit.optimized_execution(False):
+        for _ in range(300):
+            images, labels = batch(32, generator)
+            loss = F.cross_entropy(prepared(images), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
     first, last = sum(losses[:20]) / 20, sum(losses[-20:]) / 20
     assert last < 0.5 * first, (first, last)
 

@@ -102,7 +102,7 @@ TEST(FakeQuantize, StraightThroughGradientMasksClampedValues) {
   auto fq = obs::add_fake_quantize(owner, "fq", qint8_config(FakeQuantizeKind::kFakeQuantize));
   forward(fq, at::linspace(-1.0, 1.0, 9));
   ASSERT_EQ(obs::set_observer_enabled(owner, false), 1);
-  at::Tensor x = torch::tensor({-4.0f, -0.25f, 0.5f, 3.0f}, torch::requires_grad());
+  at::Tensor x = torch::tensor({-4.0f, -0.25f, 0.5f, 3.0f}).requires_grad_();
   forward(fq, x).sum().backward();
   // -4 and 3 lie outside [-1, 1]: no gradient; inside: 1.
   EXPECT_TRUE(at::equal(x.grad(), torch::tensor({0.0f, 1.0f, 1.0f, 0.0f})));
@@ -133,7 +133,7 @@ TEST(FakeQuantize, SavedAndLoaded) {
   auto fq = obs::add_fake_quantize(owner, "fq", qint8_config(FakeQuantizeKind::kFusedMovingAvgObsFakeQuantize));
   owner.define(R"(
 def forward(self, x: Tensor) -> Tensor:
-    return self.fq(x)
+    return self.fq.forward(x)
 )");
   owner.forward({at::linspace(-3.0, 1.0, 11)});
   std::stringstream stream;

@@ -12,6 +12,7 @@
 #include <torch/csrc/jit/passes/inliner.h>
 #include <torch/csrc/jit/passes/remove_mutation.h>
 #include <torch/csrc/jit/passes/shape_analysis.h>
+#include <torch/csrc/jit/runtime/graph_iterator.h>
 
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 #include "torch_pt2e_plugin/passes/pass_timer.h"
@@ -196,9 +197,13 @@ void inline_and_fold_attributes(Module& module) {
     torch::jit::Inline(*graph);
   }
   PassTimer fold_timer("canonicalize: fold attributes");
-  for (auto it = graph->nodes().begin(); it != graph->nodes().end();) {
-    Node* node = *it++;
-    if (node->kind() != c10::prim::GetAttr) continue;
+  // Every block, not only the top one: reads inside branches that constant
+  // propagation later inlines (e.g. `if self.use_res_connect:`) are folded too.
+  std::vector<Node*> reads;
+  for (torch::jit::DepthFirstGraphNodeIterator it(graph); Node* node = it.next();) {
+    if (node->kind() == c10::prim::GetAttr) reads.push_back(node);
+  }
+  for (Node* node : reads) {
     const auto value = attribute_value(node->output(), module);
     if (!value || !is_constant_attribute(*value)) continue;
     torch::jit::WithInsertPoint guard(node);

@@ -10,6 +10,7 @@
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/fuse_linear.h>
 #include <torch/csrc/jit/passes/inliner.h>
+#include <torch/csrc/jit/passes/lower_tuples.h>
 #include <torch/csrc/jit/passes/remove_mutation.h>
 #include <torch/csrc/jit/passes/shape_analysis.h>
 #include <torch/csrc/jit/runtime/graph_iterator.h>
@@ -214,6 +215,12 @@ void inline_and_fold_attributes(Module& module) {
   {
     PassTimer timer("canonicalize: constant propagation");
     torch::jit::ConstantPropagationImmutableTypes(graph);
+  }
+  {
+    // Tuples built by one inlined call and unpacked by its caller (traced
+    // multi-output modules such as GRU) become plain values.
+    PassTimer timer("canonicalize: lower tuples");
+    torch::jit::LowerSimpleTuples(graph);
   }
   PassTimer timer("canonicalize: dce");
   torch::jit::EliminateDeadCode(graph);

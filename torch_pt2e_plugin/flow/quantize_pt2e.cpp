@@ -33,7 +33,8 @@ torch::jit::Module convert_pt2e(const torch::jit::Module& prepared, const Conver
   const auto state = passes::load_prepare_state(prepared);
   TORCH_CHECK(state.has_value(), "convert_pt2e expects a module returned by prepare_pt2e (it has no ",
               passes::kPrepareStateAttribute, " attribute)");
-  torch::jit::Module module = prepared.clone();
+  // New types and graphs, shared tensors (see canonicalize_for_annotation).
+  torch::jit::Module module = prepared.clone(/*inplace=*/true);
   for (const auto& entry : options.derived_qparams) {
     TORCH_CHECK(module.hasattr(entry.first) && module.attr(entry.first).isObject(),
                 "convert_pt2e: derived qparams given for '", entry.first, "', which is not an observer of the module");

@@ -295,10 +295,14 @@ bool rewrite_convolution_calls(const std::shared_ptr<Graph>& graph, const Module
 
 Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptions& options) {
   TORCH_CHECK(module.find_method("forward"), "prepare_pt2e: the module has no forward method");
-  // A clone: new class types and method graphs, so the input is untouched.
+  // A clone: new class types and method graphs, so the input's code and
+  // attribute slots are untouched. Tensors are shared, not copied (as
+  // upstream's prepare shares the exported model's parameters): no pass
+  // writes into an existing tensor, and copying every weight costs more than
+  // all the passes together on a large model.
   Module frozen = [&] {
     PassTimer timer("canonicalize: clone");
-    return module.clone();
+    return module.clone(/*inplace=*/true);
   }();
   {
     PassTimer timer("canonicalize: inline");
@@ -307,9 +311,16 @@ Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptio
   }
   auto graph = frozen.get_method("forward").graph();
   PassTimer timer("canonicalize: rewrites");
-  rewrite_convolution_calls(graph, frozen);
-  torch::jit::FuseLinear(graph);
-  torch::jit::RemoveTensorMutation(graph);
+  {
+    PassTimer step("canonicalize: conv/linear forms");
+    rewrite_convolution_calls(graph, frozen);
+    torch::jit::FuseLinear(graph);
+  }
+  {
+    PassTimer step("canonicalize: remove mutation");
+    torch::jit::RemoveTensorMutation(graph);
+  }
+  PassTimer fold_step("canonicalize: fold conv-bn, lift");
   if (options.fold_conv_bn) {
     for (auto it = graph->nodes().begin(); it != graph->nodes().end();) {
       Node* node = *it++;

@@ -303,3 +303,42 @@ def test_resnet18_reference_is_as_accurate_as_qdq():
     qdq_error = torch.max(torch.abs(qdq - expected)).item()
     assert reference_error <= 3 * qdq_error, f"reference error {reference_error}, q/dq error {qdq_error}"
     assert reference_error <= 0.25 * torch.max(torch.abs(expected)).item()
+
+
+def _upstream_rewrite_missing():
+    try:
+        from torch.ao.quantization.pt2e.representation import rewrite  # noqa: F401
+    except ImportError as error:
+        return (f"needs torch>=2.1's pt2e/representation/rewrite.py ({error}); runs inside the trixie root with "
+                "torch 2.6 (tools/trixie_root.sh run tools/trixie_tests.sh, part of tools/run_tests.sh)")
+    return None
+
+
+@pytest.mark.skipif(_upstream_rewrite_missing() is not None, reason=_upstream_rewrite_missing() or "")
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("how", CAPTURES)
+@pytest.mark.parametrize("case", ["linear", "conv2d", "add", "add_relu"])
+def test_bit_identical_to_upstream_reference_functions(case, how, seed):
+    """Our reference module's output equals upstream's reference functions
+    applied to the same qparams and int8 weights, bit for bit."""
+    import upstream_reference
+
+    torch.manual_seed(seed)
+    model, example = {
+        "linear": (Linear5(), (torch.randn(4, 5),)),
+        "conv2d": (Conv(), (torch.randn(2, 3, 6, 6),)),
+        "add": (Add(), (torch.randn(1, 3, 4, 4), torch.randn(1, 3, 4, 4))),
+        "add_relu": (AddRelu(), (torch.randn(1, 3, 4, 4), torch.randn(1, 3, 4, 4))),
+    }[case]
+    model = model.eval()
+    quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=False))
+    prepared = prepare_pt2e(capture(model, example, how), quantizer)
+    prepared(*example)
+    ours = convert_pt2e(prepared, use_reference_representation=True)(*example)
+    calls = upstream_reference.qdq_calls(convert_pt2e(prepared))
+    if case in ("linear", "conv2d"):
+        layer = model.linear if case == "linear" else model.conv2d
+        upstream = upstream_reference.linear_or_conv(calls, example[0], layer.bias.detach(), conv=case == "conv2d")
+    else:
+        upstream = upstream_reference.add(calls, dict(zip(["x", "y"], example)), relu=case == "add_relu")
+    assert torch.equal(ours, upstream), (ours - upstream).abs().max()

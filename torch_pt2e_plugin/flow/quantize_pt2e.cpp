@@ -14,6 +14,7 @@
 #include "torch_pt2e_plugin/passes/insert_observers.h"
 #include "torch_pt2e_plugin/passes/port_metadata.h"
 #include "torch_pt2e_plugin/passes/prepare_state.h"
+#include "torch_pt2e_plugin/passes/reference_representation.h"
 
 namespace torch_pt2e {
 
@@ -54,9 +55,7 @@ torch::jit::Module convert_pt2e(const torch::jit::Module& prepared, const Conver
   passes::duplicate_dequantize(*graph, validly_annotated);
   passes::port_metadata(*graph, annotated);
   if (options.fold_quantize) passes::fold_quantize(module);
-  TORCH_CHECK(!options.use_reference_representation,
-              "convert_pt2e: use_reference_representation=True needs the reference representation rewrite, which "
-              "this build does not include yet");
+  if (options.use_reference_representation) passes::reference_representation(graph);
 
   passes::remove_observer_modules(module);
   module._ivalue()->unsafeRemoveAttr(passes::kPrepareStateAttribute);

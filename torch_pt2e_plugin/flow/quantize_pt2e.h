@@ -18,6 +18,8 @@ namespace torch_pt2e {
 torch::jit::Module prepare_pt2e(const torch::jit::Module& model, quantizer::Quantizer& quantizer);
 
 struct ConvertOptions {
+  // Rewrite int8 quantized patterns into integer arithmetic
+  // (passes/reference_representation.h, docs/reference_representation.md).
   bool use_reference_representation = false;
   bool fold_quantize = true;
   // (scale, zero point) of derived observers, by observer name, computed by

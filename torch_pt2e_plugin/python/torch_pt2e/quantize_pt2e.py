@@ -119,8 +119,11 @@ def convert_pt2e(model: torch.jit.ScriptModule, use_reference_representation: bo
     """Replaces observers with quantized_decomposed quantize/dequantize pairs.
 
     fold_quantize stores quantized weights as int attributes (the fp32 originals
-    are dropped); use_reference_representation rewrites quantized patterns into
-    integer arithmetic.
+    are dropped); use_reference_representation rewrites int8 quantized patterns
+    (linear, conv2d, add, add_relu, max_pool2d, quantize/dequantize) into
+    integer arithmetic with torch.ops.torch_pt2e.out_dtype_* ops
+    (docs/reference_representation.md). Either result can be saved with
+    torch.jit.save and loaded where the plugin is loaded.
     """
     _check_script_module(model, "convert_pt2e")
     converted = torch.ops.torch_pt2e.convert(model._c, _derived_qparams(model), use_reference_representation,

@@ -12,7 +12,7 @@ Prints, in one run:
 
 Each timing is the median of --repeat runs; calibration runs once between
 prepare and convert and is not counted. Run with Debian's torch 1.13:
-    TORCH_PT2E_LIBRARY=bazel-bin/libtorch_pt2e.so /usr/bin/python3 tools/bench_flow.py
+    TORCH_PT2E_LIBRARY=bazel-bin/libtorch_pt2e.so /usr/bin/python3 tools/bench_flow.py --clock cpu
 """
 
 import argparse
@@ -32,13 +32,16 @@ from torch_pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e  # noqa: E402
 from torch_pt2e.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config  # noqa: E402
 
 
+CLOCK = time.perf_counter
+
+
 def median_time(fn, repeat):
     times = []
     result = None
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = CLOCK()
         result = fn()
-        times.append(time.perf_counter() - start)
+        times.append(CLOCK() - start)
     return statistics.median(times), result
 
 
@@ -112,16 +115,20 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="cpu: process CPU time, which other processes on shared cores do not inflate")
     parser.add_argument("--models", default="resnet50,mobilenet_v2")
     parser.add_argument("--synthetic-nodes", default="6000,30000,100000",
                         help="approximate node counts of the synthetic graphs (empty: none)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.manual_seed(0)
     warnings.filterwarnings("ignore")
     load = os.getloadavg()
     print(f"# {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC")
-    print(f"torch {torch.__version__}, {args.threads} threads, {platform.machine()}, "
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.clock} clock, {platform.machine()}, "
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, median of {args.repeat}")
     print()
 
@@ -147,7 +154,7 @@ def main():
         width = 8
         print(f"Synthetic residual Linear+ReLU stacks (width {width}), PT2E flow")
         print(f"{'blocks':>7}{'nodes':>8} | {'prepare s':>9} {'convert s':>9} | {'us/node':>8}")
-        probe = torch.jit.script(ResidualStack(10, width))
+        probe = torch.jit.script(ResidualStack(10, width).eval())
         nodes_per_block = graph_nodes(probe) / 10
         for target in (int(n) for n in args.synthetic_nodes.split(",")):
             blocks = max(1, int(target / nodes_per_block))

@@ -174,7 +174,7 @@ def test_errors(cli, model_path, tmp_path):
     torch.save([(torch.randn(1, 3, 10, 10),), (torch.randn(1, 5, 10, 10),)], str(tmp_path / "bad.pt"))
     assert_fails(cli, tmp_path, [model_path, "--calibration", tmp_path / "bad.pt", "-o", out],
                  "calibration batch 1 does not fit the model's inputs")
-    torch.save({"x": torch.randn(1)}, str(tmp_path / "dict.pt"))
+    torch.save({"x": torch.randn(1), "y": torch.randn(1)}, str(tmp_path / "dict.pt"))
     assert_fails(cli, tmp_path, [model_path, "--calibration", tmp_path / "dict.pt", "-o", out],
                  "must hold a list/tuple of batches or one tensor, got GenericDict")
     assert_fails(cli, tmp_path, [model_path, "--random-input", "1,x", "-o", out],

@@ -55,8 +55,8 @@ std::vector<Batch> load_file(const std::string& file) {
     value = torch::pickle_load(bytes);
   } catch (const c10::Error& error) {
     TORCH_CHECK(false, "calibration data ", file, " is not a file written by torch.save, or holds something "
-                "LibTorch's unpickler cannot read (LibTorch 1.13 reads tensors, tuples, lists of two or more "
-                "items, dicts and numbers): ", error.what_without_backtrace());
+                "LibTorch's unpickler cannot read (LibTorch 1.13 reads tensors, tuples, lists and dicts of two "
+                "or more items, and numbers): ", error.what_without_backtrace());
   }
   if (value.isTensor()) return {{value}};
   std::vector<c10::IValue> items;

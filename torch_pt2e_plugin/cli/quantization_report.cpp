@@ -122,14 +122,15 @@ bool is_quantized_op(Node* node, const Module& owner) {
   return weight_quantized || !output_qparams(node, owner).is_null();
 }
 
-// Runs `graph` (a copy of a method of `owner`) on `batch`, returning `values`.
-std::vector<at::Tensor> run_with_outputs(const Module& owner, std::shared_ptr<Graph> graph,
-                                         const std::vector<Value*>& values, const Batch& batch) {
-  while (!graph->outputs().empty()) graph->eraseOutput(0);
-  Node* tuple = graph->createTuple(values);
-  tuple->insertBefore(graph->return_node());
-  graph->registerOutput(tuple->output());
-  torch::jit::GraphFunction function("pt2e_quantize_report", graph, nullptr);
+// Makes `graph` (a copy of a method's graph) return a tuple of `values`.
+void return_values(Graph& graph, const std::vector<Value*>& values) {
+  while (!graph.outputs().empty()) graph.eraseOutput(0);
+  Node* tuple = graph.createTuple(values);
+  tuple->insertBefore(graph.return_node());
+  graph.registerOutput(tuple->output());
+}
+
+std::vector<at::Tensor> run_graph(torch::jit::GraphFunction& function, const Module& owner, const Batch& batch) {
   torch::jit::Stack stack;
   stack.emplace_back(owner._ivalue());
   stack.insert(stack.end(), batch.begin(), batch.end());
@@ -233,15 +234,7 @@ json quantized_ops_report(const Module& prepared, const Module& converted, const
     float_values.push_back(match->second->output());
     quantized_values.push_back(ordered[i].first->output());
   }
-  std::vector<SqnrAccumulator> sqnr(float_values.size());
-  if (!float_values.empty()) {
-    for (const Batch& batch : batches) {
-      const auto reference = run_with_outputs(prepared, float_graph, float_values, batch);
-      const auto quantized = run_with_outputs(converted, quantized_graph, quantized_values, batch);
-      for (size_t i = 0; i < sqnr.size(); ++i) sqnr[i].add(reference[i], quantized[i]);
-    }
-  }
-
+  // qparams first: exposing the values adds uses to them
   json ops = json::array();
   for (size_t i = 0; i < ordered.size(); ++i) {
     Node* node = ordered[i].first;
@@ -250,7 +243,7 @@ json quantized_ops_report(const Module& prepared, const Module& converted, const
                   {"input", dequantized_input(node, 0, converted)},
                   {"weight", takes_weight(node) ? dequantized_input(node, 1, converted) : json()},
                   {"output", output_qparams(node, converted)},
-                  {"sqnr_db", measured_index[i] < 0 ? json("unmatched") : db_json(sqnr[measured_index[i]].db())}};
+                  {"sqnr_db", "unmatched"}};
     if (entry["input"].is_null()) {
       // e.g. add whose first operand stays float: report the quantized one
       for (size_t k = 1; k < node->inputs().size() && entry["input"].is_null(); ++k) {
@@ -258,6 +251,21 @@ json quantized_ops_report(const Module& prepared, const Module& converted, const
       }
     }
     ops.push_back(entry);
+  }
+  if (float_values.empty()) return ops;
+
+  return_values(*float_graph, float_values);
+  return_values(*quantized_graph, quantized_values);
+  torch::jit::GraphFunction float_function("pt2e_quantize_float_ops", float_graph, nullptr);
+  torch::jit::GraphFunction quantized_function("pt2e_quantize_quantized_ops", quantized_graph, nullptr);
+  std::vector<SqnrAccumulator> sqnr(float_values.size());
+  for (const Batch& batch : batches) {
+    const auto reference = run_graph(float_function, prepared, batch);
+    const auto quantized = run_graph(quantized_function, converted, batch);
+    for (size_t i = 0; i < sqnr.size(); ++i) sqnr[i].add(reference[i], quantized[i]);
+  }
+  for (size_t i = 0; i < ordered.size(); ++i) {
+    if (measured_index[i] >= 0) ops[i]["sqnr_db"] = db_json(sqnr[measured_index[i]].db());
   }
   return ops;
 }

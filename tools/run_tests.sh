@@ -2,7 +2,9 @@
 # Every test of the project, from a fresh Debian bookworm machine:
 #   1. apt packages (tools/install_deps.sh)
 #   2. Bazel: build libtorch_pt2e.so and run the GoogleTest binaries (torch 1.13)
-#   3. pytest with Debian's /usr/bin/python3 and torch 1.13
+#   3. pytest with Debian's /usr/bin/python3 and torch 1.13 (also runs the
+#      pt2e_quantize program, the C++ examples, and examples/bazel_workspace
+#      built by its own Bazel as a workspace that uses this one)
 #   4. the trixie root with torch 2.6: CMake build, GoogleTest, pytest,
 #      including parity with upstream's ops and coexistence with them
 # Extra arguments are passed to pytest (e.g. -k per_tensor).
@@ -15,7 +17,7 @@ step "dependencies"
 tools/install_deps.sh
 
 step "bazel build + GoogleTest (LibTorch $(dpkg-query -W -f='${Version}' libtorch-dev))"
-bazel build //:torch_pt2e //tests/...
+bazel build //:torch_pt2e //:pt2e_quantize //examples/... //tests/...
 bazel test //tests/...
 
 step "pytest (torch 1.13, /usr/bin/python3)"

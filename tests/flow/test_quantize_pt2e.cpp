@@ -10,6 +10,8 @@
 
 #include "../common/flow_test_utils.h"
 #include "torch_pt2e_plugin/flow/quantize_pt2e.h"
+#include "torch_pt2e_plugin/quantizer/quantization_config.h"
+#include "torch_pt2e_plugin/quantizer/xnnpack_quantizer.h"
 
 namespace t = torch_pt2e::testing;
 
@@ -66,6 +68,32 @@ TEST(QuantizePT2E, FoldingStoresInt8WeightsAndDropsFloatOnes) {
   EXPECT_EQ(t::count_nodes(unfolded, "quantized_decomposed::quantize_per_tensor"), 3);
   EXPECT_TRUE(at::equal(folded.forward({at::ones({1, 3, 8, 8})}).toTensor(),
                         unfolded.forward({at::ones({1, 3, 8, 8})}).toTensor()));
+}
+
+TEST(QuantizePT2E, ReferenceRepresentationLeavesNoQuantizeDequantize) {
+  at::manual_seed(2);
+  torch::jit::Module model = t::conv_relu_module();
+  torch_pt2e::quantizer::XNNPACKQuantizer quantizer;
+  quantizer.set_global(torch_pt2e::quantizer::get_symmetric_quantization_config(/*is_per_channel=*/false));
+  torch::jit::Module prepared = torch_pt2e::prepare_pt2e(model, quantizer);
+  const at::Tensor x = at::randn({2, 3, 8, 8});
+  prepared.forward({x});
+  torch_pt2e::ConvertOptions options;
+  options.use_reference_representation = true;
+  torch::jit::Module reference = torch_pt2e::convert_pt2e(prepared, options);
+  torch::jit::Module quantized = torch_pt2e::convert_pt2e(prepared);
+  for (const char* kind : {"quantized_decomposed::quantize_per_tensor", "quantized_decomposed::dequantize_per_tensor"}) {
+    EXPECT_EQ(t::count_nodes(reference, kind), 0) << kind;
+    EXPECT_GT(t::count_nodes(quantized, kind), 0) << kind;
+  }
+  // conv -> relu -> q is not a conv2d pattern (XNNPACK quantizes the relu's
+  // output): the conv stays float, its q/dq become integer arithmetic.
+  EXPECT_EQ(t::count_nodes(reference, "aten::conv2d"), 1);
+  const at::Tensor got = reference.forward({x}).toTensor();
+  const at::Tensor expected = quantized.forward({x}).toTensor();
+  // int8 output of a relu: its range over 255 is the step
+  const float output_step = expected.max().item<float>() / 255.0f;
+  EXPECT_LE((got - expected).abs().max().item<float>(), 2 * output_step + 1e-5f);
 }
 
 TEST(QuantizePT2E, ErrorsAreClear) {

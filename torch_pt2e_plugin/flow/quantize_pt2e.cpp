@@ -18,6 +18,7 @@
 #include "torch_pt2e_plugin/passes/insert_observers.h"
 #include "torch_pt2e_plugin/passes/port_metadata.h"
 #include "torch_pt2e_plugin/passes/prepare_state.h"
+#include "torch_pt2e_plugin/passes/reference_representation.h"
 
 namespace torch_pt2e {
 namespace {
@@ -73,7 +74,8 @@ torch::jit::Module convert_pt2e(const torch::jit::Module& prepared, const Conver
   const auto state = passes::load_prepare_state(prepared);
   TORCH_CHECK(state.has_value(), "convert_pt2e expects a module returned by prepare_pt2e (it has no ",
               passes::kPrepareStateAttribute, " attribute)");
-  torch::jit::Module module = prepared.clone();
+  // New types and graphs, shared tensors (see canonicalize_for_annotation).
+  torch::jit::Module module = prepared.clone(/*inplace=*/true);
   for (const auto& entry : options.derived_qparams) {
     TORCH_CHECK(module.hasattr(entry.first) && module.attr(entry.first).isObject(),
                 "convert_pt2e: derived qparams given for '", entry.first, "', which is not an observer of the module");
@@ -100,9 +102,7 @@ torch::jit::Module convert_pt2e(const torch::jit::Module& prepared, const Conver
   passes::duplicate_dequantize(*graph, validly_annotated);
   passes::port_metadata(*graph, annotated);
   if (options.fold_quantize) passes::fold_quantize(module);
-  TORCH_CHECK(!options.use_reference_representation,
-              "convert_pt2e: use_reference_representation=True needs the reference representation rewrite, which "
-              "this build does not include yet");
+  if (options.use_reference_representation) passes::reference_representation(graph);
 
   passes::remove_observer_modules(module);
   module._ivalue()->unsafeRemoveAttr(passes::kPrepareStateAttribute);

@@ -30,6 +30,8 @@ torch::jit::Module prepare_qat_pt2e(const torch::jit::Module& model, quantizer::
 passes::CanonicalizeOptions canonicalize_options(bool is_qat);
 
 struct ConvertOptions {
+  // Rewrite int8 quantized patterns into integer arithmetic
+  // (passes/reference_representation.h, docs/reference_representation.md).
   bool use_reference_representation = false;
   bool fold_quantize = true;
   // (scale, zero point) of derived observers, by observer name, computed by

@@ -10,8 +10,10 @@
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/fuse_linear.h>
 #include <torch/csrc/jit/passes/inliner.h>
+#include <torch/csrc/jit/passes/lower_tuples.h>
 #include <torch/csrc/jit/passes/remove_mutation.h>
 #include <torch/csrc/jit/passes/shape_analysis.h>
+#include <torch/csrc/jit/runtime/graph_iterator.h>
 
 #include "torch_pt2e_plugin/passes/conv_bn_weights.h"
 #include "torch_pt2e_plugin/passes/graph_utils.h"
@@ -190,9 +192,13 @@ void inline_and_fold_attributes(Module& module, bool fold_training) {
     torch::jit::Inline(*graph);
   }
   PassTimer fold_timer("canonicalize: fold attributes");
-  for (auto it = graph->nodes().begin(); it != graph->nodes().end();) {
-    Node* node = *it++;
-    if (node->kind() != c10::prim::GetAttr) continue;
+  // Every block, not only the top one: reads inside branches that constant
+  // propagation later inlines (e.g. `if self.use_res_connect:`) are folded too.
+  std::vector<Node*> reads;
+  for (torch::jit::DepthFirstGraphNodeIterator it(graph); Node* node = it.next();) {
+    if (node->kind() == c10::prim::GetAttr) reads.push_back(node);
+  }
+  for (Node* node : reads) {
     if (!fold_training && node->s(c10::attr::name) == "training") continue;
     const auto value = attribute_value(node->output(), module);
     if (!value || !is_constant_attribute(*value)) continue;
@@ -204,6 +210,12 @@ void inline_and_fold_attributes(Module& module, bool fold_training) {
   {
     PassTimer timer("canonicalize: constant propagation");
     torch::jit::ConstantPropagationImmutableTypes(graph);
+  }
+  {
+    // Tuples built by one inlined call and unpacked by its caller (traced
+    // multi-output modules such as GRU) become plain values.
+    PassTimer timer("canonicalize: lower tuples");
+    torch::jit::LowerSimpleTuples(graph);
   }
   PassTimer timer("canonicalize: dce");
   torch::jit::EliminateDeadCode(graph);
@@ -290,10 +302,14 @@ bool rewrite_convolution_calls(const std::shared_ptr<Graph>& graph, const Module
 
 Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptions& options) {
   TORCH_CHECK(module.find_method("forward"), "prepare_pt2e: the module has no forward method");
-  // A clone: new class types and method graphs, so the input is untouched.
+  // A clone: new class types and method graphs, so the input's code and
+  // attribute slots are untouched. Tensors are shared, not copied (as
+  // upstream's prepare shares the exported model's parameters): no pass
+  // writes into an existing tensor, and copying every weight costs more than
+  // all the passes together on a large model.
   Module frozen = [&] {
     PassTimer timer("canonicalize: clone");
-    return module.clone();
+    return module.clone(/*inplace=*/true);
   }();
   make_parameters_leaves(frozen);
   {
@@ -303,9 +319,16 @@ Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptio
   }
   auto graph = frozen.get_method("forward").graph();
   PassTimer timer("canonicalize: rewrites");
-  rewrite_convolution_calls(graph, frozen);
-  torch::jit::FuseLinear(graph);
-  torch::jit::RemoveTensorMutation(graph);
+  {
+    PassTimer step("canonicalize: conv/linear forms");
+    rewrite_convolution_calls(graph, frozen);
+    torch::jit::FuseLinear(graph);
+  }
+  {
+    PassTimer step("canonicalize: remove mutation");
+    torch::jit::RemoveTensorMutation(graph);
+  }
+  PassTimer fold_step("canonicalize: fold conv-bn, lift");
   if (options.fold_conv_bn) {
     for (auto it = graph->nodes().begin(); it != graph->nodes().end();) {
       Node* node = *it++;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/csrc/jit/api/module.h>
 
+#include "torch_pt2e_plugin/flow/quantize_pt2e.h"
 #include "torch_pt2e_plugin/quantizer/annotation_json.h"
 #include "torch_pt2e_plugin/quantizer/embedding_quantizer.h"
 #include "torch_pt2e_plugin/quantizer/quantization_config.h"
@@ -152,6 +153,15 @@ std::string embedding_annotate(const c10::IValue& module_value, const std::strin
   return answer(*graph, before, after, {}, {{embedding_weight_spec().get(), "embedding/weight"}});
 }
 
+// The whole of prepare_pt2e in C++ for an XNNPACKQuantizer without a Python
+// filter: no graph view, no annotation round trip through Python objects, one
+// module handed back (Python's prepare_pt2e takes this path when it can).
+c10::IValue xnnpack_prepare(const c10::IValue& module_value, const std::string& text) {
+  constexpr const char* kOp = "torch_pt2e::xnnpack_prepare";
+  XNNPACKQuantizer quantizer = XNNPACKQuantizer::from_json(parse_request(kOp, text));
+  return torch_pt2e::prepare_pt2e(as_module(kOp, module_value), quantizer)._ivalue();
+}
+
 c10::IValue xnnpack_transform_for_annotation(const c10::IValue& module_value) {
   Module module = as_module("torch_pt2e::xnnpack_transform_for_annotation", module_value);
   return XNNPACKQuantizer().transform_for_annotation(module)._ivalue();
@@ -188,6 +198,7 @@ ops::OpFamily quantizer_ops() {
       "xnnpack_run_annotator(Any module, str request) -> str",
       "xnnpack_propagate_annotation(Any module, str request) -> str",
       "xnnpack_transform_for_annotation(Any module) -> Any",
+      "xnnpack_prepare(Any module, str quantizer) -> Any",
       "xnnpack_symmetric_quantization_config(bool is_per_channel=False, bool is_qat=False, bool is_dynamic=False, "
       "int act_qmin=-128, int act_qmax=127, int weight_qmin=-127, int weight_qmax=127) -> str",
       "xnnpack_annotator_names() -> str[]",
@@ -204,6 +215,7 @@ ops::OpFamily quantizer_ops() {
     impl("xnnpack_run_annotator", TORCH_FN(xnnpack_run_annotator));
     impl("xnnpack_propagate_annotation", TORCH_FN(xnnpack_propagate_annotation));
     impl("xnnpack_transform_for_annotation", TORCH_FN(xnnpack_transform_for_annotation));
+    impl("xnnpack_prepare", TORCH_FN(xnnpack_prepare));
     impl("xnnpack_symmetric_quantization_config", TORCH_FN(xnnpack_symmetric_quantization_config));
     impl("xnnpack_annotator_names", TORCH_FN(xnnpack_annotator_names));
     impl("embedding_annotate", TORCH_FN(embedding_annotate));

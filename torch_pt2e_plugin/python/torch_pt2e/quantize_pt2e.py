@@ -53,6 +53,17 @@ def annotate_view(model: torch.jit.ScriptModule, quantizer: Quantizer) -> GraphM
     return view
 
 
+def _runs_in_cpp(quantizer: Quantizer, example_inputs, is_qat: bool) -> bool:
+    """Whether the whole of prepare can run in C++: the quantizer is exactly
+    our XNNPACKQuantizer (no Python overrides) with no Python filter function.
+    Same annotators and passes as the general path, without the graph view and
+    the Python round trip of the annotations (which dominate on large graphs)."""
+    from .quantizer.xnnpack_quantizer import XNNPACKQuantizer
+
+    return (type(quantizer) is XNNPACKQuantizer and quantizer.filter_fn is None and example_inputs is None
+            and not is_qat)
+
+
 def _prepare(model, quantizer: Quantizer, example_inputs, is_qat: bool, fn: str):
     _check_script_module(model, fn)
     if type(quantizer).prepare_obs_or_fq_callback is not Quantizer.prepare_obs_or_fq_callback:
@@ -62,6 +73,8 @@ def _prepare(model, quantizer: Quantizer, example_inputs, is_qat: bool, fn: str)
         )
     if not is_qat and model.training:
         raise RuntimeError("prepare_pt2e expects a module in eval mode (call model.eval() before scripting)")
+    if _runs_in_cpp(quantizer, example_inputs, is_qat):
+        return _wrap(torch.ops.torch_pt2e.xnnpack_prepare(model._c, json.dumps(quantizer.to_json())))
     canonical = _wrap(torch.ops.torch_pt2e.canonicalize(model._c, is_qat))
     if example_inputs is not None:
         torch.ops.torch_pt2e.propagate_types(canonical._c, _example_tensors(example_inputs))
@@ -119,8 +132,11 @@ def convert_pt2e(model: torch.jit.ScriptModule, use_reference_representation: bo
     """Replaces observers with quantized_decomposed quantize/dequantize pairs.
 
     fold_quantize stores quantized weights as int attributes (the fp32 originals
-    are dropped); use_reference_representation rewrites quantized patterns into
-    integer arithmetic.
+    are dropped); use_reference_representation rewrites int8 quantized patterns
+    (linear, conv2d, add, add_relu, max_pool2d, quantize/dequantize) into
+    integer arithmetic with torch.ops.torch_pt2e.out_dtype_* ops
+    (docs/reference_representation.md). Either result can be saved with
+    torch.jit.save and loaded where the plugin is loaded.
     """
     _check_script_module(model, "convert_pt2e")
     converted = torch.ops.torch_pt2e.convert(model._c, _derived_qparams(model), use_reference_representation,

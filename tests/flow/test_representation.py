@@ -76,7 +76,10 @@ def _upstream_counts(graph_module):
     from torch._higher_order_ops.out_dtype import out_dtype
 
     targets = [n.target for n in graph_module.graph.nodes if n.op == "call_function"]
-    qdq = sum(1 for t in targets if "quantized_decomposed" in str(t) and "quantize" in str(t))
+    # The four q/dq ops our side counts (every quantized_decomposed name contains "quantize",
+    # so matching that substring would also count choose_qparams).
+    names = {"quantize_per_tensor", "dequantize_per_tensor", "quantize_per_channel", "dequantize_per_channel"}
+    qdq = sum(1 for t in targets if str(t).split(".")[0] == "quantized_decomposed" and str(t).split(".")[1] in names)
     return qdq, sum(1 for t in targets if t is out_dtype)
 
 

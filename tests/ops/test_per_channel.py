@@ -259,5 +259,7 @@ def test_float8_parity_with_upstream(dtype):
     expected = up.quantize_per_channel(x, scales, zps, 1, -bound, bound, dtype)
     got = OPS.quantize_per_channel(x, scales, zps, 1, -bound, bound, dtype)
     assert_bitwise_equal(got.float(), expected.float(), "quantize")
-    d_up = up.dequantize_per_channel(expected, scales, zps, 1, -bound, bound, dtype)
-    assert_bitwise_equal(OPS.dequantize_per_channel(expected, scales, zps, 1, -bound, bound, dtype), d_up, "dequantize")
+    # torch 2.6's dequantize cannot subtract zero points from float8 ("Promotion for Float8 Types
+    # is not supported"), so there is no upstream result to compare a float8 dequantize with.
+    with pytest.raises(RuntimeError, match="Float8"):
+        up.dequantize_per_channel(expected, scales, zps, 1, -bound, bound, dtype)

@@ -183,6 +183,7 @@ def test_float8_parity_with_upstream():
     expected = up.quantize_per_token(x, scales, zps, -448, 448, torch.float8_e4m3fn)
     got = OPS.quantize_per_token(x, scales, zps, -448, 448, torch.float8_e4m3fn)
     assert_bitwise_equal(got.float(), expected.float(), "quantize")
-    d_up = up.dequantize_per_token(expected, scales, zps, -448, 448, torch.float8_e4m3fn, torch.float32)
-    d = OPS.dequantize_per_token(expected, scales, zps, -448, 448, torch.float8_e4m3fn, torch.float32)
-    assert_bitwise_equal(d, d_up, "dequantize")
+    # torch 2.6's dequantize cannot subtract zero points from float8 ("Promotion for Float8 Types
+    # is not supported"), so there is no upstream result to compare a float8 dequantize with.
+    with pytest.raises(RuntimeError, match="Float8"):
+        up.dequantize_per_token(expected, scales, zps, -448, 448, torch.float8_e4m3fn, torch.float32)

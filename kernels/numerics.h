@@ -432,5 +432,24 @@ static PT2E_HD typename A::value_type choose_scale_per_token_symmetric(typename 
   return A::rounded(div_rn(clamped, static_cast<T>(127)));
 }
 
+// ---- out_dtype (torch_pt2e::out_dtype_* ops) ---------------------------------
+
+// Integer mm / linear / convolution results are int32 sums modulo 2^32: what
+// upstream's int32 matmul gives (it wraps), and exact whenever the true sum
+// fits, which for int8 operands holds up to K = 131072. Kernels accumulate in
+// any order with wrapping (unsigned or SIMD) adds, so every ISA agrees.
+
+// `tensor.to(torch.int32)` of a float or double on x86 CPUs (cvttss2si /
+// cvttps2dq, which ATen's casts compile to): truncation toward zero, and
+// NaN, infinities and values outside the int32 range give INT32_MIN (the
+// "integer indefinite"), which is what torch returns there. Written without
+// the undefined C++ cast so every compiler and device gives the same.
+static PT2E_HD int32_t truncate_to_int32(float v) {
+  return (v >= -2147483648.0f && v < 2147483648.0f) ? static_cast<int32_t>(v) : INT32_MIN;
+}
+static PT2E_HD int32_t truncate_to_int32(double v) {
+  return (v > -2147483649.0 && v < 2147483648.0) ? static_cast<int32_t>(v) : INT32_MIN;
+}
+
 }  // namespace numerics
 }  // namespace torch_pt2e

@@ -4,9 +4,10 @@ float32 copy (the memory-bandwidth limit), in one run.
 
 Run it inside the trixie root (torch 2.6, where upstream's ops exist):
     tools/bench_ops.sh            # builds with CMake there, then runs this
-Every figure is the best of several timed calls after a warm-up call, the
-calls of all cases interleaved round by round (so load from other processes
-hits them alike), with torch.set_num_threads(2). Fresh 64 MB allocations page-fault at under 1 GB/s
+The calls of all cases are interleaved round by round (so load from other
+processes hits them alike), after a warm-up call, with torch.set_num_threads(2):
+throughput comes from each case's best round, the share of the copy's
+bandwidth from the median of the per-round ratios. Fresh 64 MB allocations page-fault at under 1 GB/s
 on small VMs, so the main table runs with glibc keeping freed memory
 (MALLOC_* below, set by this script for a child process); a second table
 repeats the measurement with glibc's defaults (allocation included).
@@ -99,46 +100,52 @@ def measure(threads, repeats, upstream_repeats):
     for name, fn in upstream.items():
         assert torch.equal(cases[name][0](), fn()), name
 
-    def best_interleaved(fns, n):
-        """Best time of each function over n rounds that call every function once,
+    def interleaved(fns, n):
+        """Times of each function in n rounds that call every function once,
         so load from other processes affects all of them alike."""
         for fn in fns.values():
             fn()  # warm-up: first-touch of buffers, lazy initialization
-        best = {name: float("inf") for name in fns}
+        times = {name: [] for name in fns}
         for _ in range(n):
             for name, fn in fns.items():
                 start = time.perf_counter()
                 fn()
-                best[name] = min(best[name], time.perf_counter() - start)
-        return best
+                times[name].append(time.perf_counter() - start)
+        return times
 
-    timed = best_interleaved({name: fn for name, (fn, _) in cases.items()}, repeats)
+    timed = interleaved({name: fn for name, (fn, _) in cases.items()}, repeats)
     results = {name: (timed[name], moved) for name, (_, moved) in cases.items()}
-    timed = best_interleaved(upstream, upstream_repeats)
+    timed = interleaved(upstream, upstream_repeats)
     results.update({"upstream " + name: (timed[name], cases[name][1]) for name in upstream})
     return {"results": results, "torch": torch.__version__, "threads": torch.get_num_threads(),
             "cpu_capability": torch_pt2e.build_info()["cpu_capability"]}
 
 
 def table(report):
+    """Throughput from each case's best time; '% copy' is the median over rounds
+    of its bytes/s against the copy's in the same round (robust to load that
+    comes and goes); 'x upstream' compares best times."""
     results = report["results"]
-    copy_seconds, copy_bytes = results["fp32 copy (clone)"]
-    copy_rate = copy_bytes / copy_seconds
+    copy_times, copy_bytes = results["fp32 copy (clone)"]
     lines = [f"{'case':<40} {'G elem/s':>9} {'GB/s':>7} {'% copy':>7} {'x upstream':>11}"]
-    for name, (seconds, moved) in results.items():
+    for name, (times, moved) in results.items():
         if name.startswith("upstream "):
             continue
-        rate = moved / seconds
+        best = min(times)
+        per_round = sorted((moved / t) / (copy_bytes / c) for t, c in zip(times, copy_times))
+        share = per_round[len(per_round) // 2]
         up = results.get("upstream " + name)
-        speedup = f"{up[0] / seconds:10.0f}x" if up else ""
-        lines.append(f"{name:<40} {ELEMENTS / seconds / 1e9:9.2f} {rate / 1e9:7.2f} {100 * rate / copy_rate:6.0f}% "
+        speedup = f"{min(up[0]) / best:10.0f}x" if up else ""
+        lines.append(f"{name:<40} {ELEMENTS / best / 1e9:9.2f} {moved / best / 1e9:7.2f} {100 * share:6.0f}% "
                      f"{speedup:>11}")
-    for name, (seconds, moved) in results.items():
+    for name, (times, moved) in results.items():
         if name.startswith("upstream "):
-            lines.append(f"{name:<40} {ELEMENTS / seconds / 1e9:9.3f} {moved / seconds / 1e9:7.2f}")
-    token_vs_tensor = [results[f"per_token {k}"][0] / results[f"per_tensor {k}"][0] for k in ("quantize",
-                                                                                                "dequantize")]
-    lines.append(f"per_token / per_tensor time: quantize {token_vs_tensor[0]:.2f}x, "
+            lines.append(f"{name:<40} {ELEMENTS / min(times) / 1e9:9.3f} {moved / min(times) / 1e9:7.2f}")
+    token_vs_tensor = []
+    for kind in ("quantize", "dequantize"):
+        ratios = sorted(t / p for t, p in zip(results[f"per_token {kind}"][0], results[f"per_tensor {kind}"][0]))
+        token_vs_tensor.append(ratios[len(ratios) // 2])
+    lines.append(f"per_token / per_tensor time (median over rounds): quantize {token_vs_tensor[0]:.2f}x, "
                  f"dequantize {token_vs_tensor[1]:.2f}x (target <= 2x)")
     return "\n".join(lines)
 
@@ -146,7 +153,7 @@ def table(report):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--upstream-repeats", type=int, default=2)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -160,8 +167,9 @@ def main():
     runs = [("glibc keeping freed memory: " + " ".join(f"{k}={v}" for k, v in KEEP_FREED_MEMORY.items()),
              dict(clean_env, **KEEP_FREED_MEMORY)),
             ("allocation included (glibc defaults: every 64 MB output is fresh, page-faulted memory)", clean_env)]
-    print(f"{ELEMENTS} elements ({ROWS} x {COLUMNS} float32 <-> int8), best of {args.repeats} "
-          f"(upstream: best of {args.upstream_repeats}) after a warm-up call")
+    print(f"{ELEMENTS} elements ({ROWS} x {COLUMNS} float32 <-> int8), {args.repeats} interleaved rounds "
+          f"({args.upstream_repeats} for upstream) after a warm-up call; G elem/s and GB/s (read + written) from "
+          f"the best round, % copy = median over rounds of bytes/s relative to the copy in the same round")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
           f"python {platform.python_version()}")
     for title, env in runs:

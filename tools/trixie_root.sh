@@ -12,7 +12,7 @@
 set -euo pipefail
 
 ROOT="${TORCH_PT2E_TRIXIE_ROOT:-/var/cache/torch_pt2e/trixie-root}"
-PACKAGES="python3-torch libtorch-dev g++ cmake make python3-pytest python3-numpy libgtest-dev"
+PACKAGES="python3-torch python3-torchvision libtorch-dev g++ cmake make python3-pytest python3-numpy libgtest-dev nlohmann-json3-dev libcli11-dev"
 STAMP="$ROOT/.torch_pt2e_packages"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -25,8 +25,17 @@ ensure_mounts() {
   done
 }
 
+# True when every package of $PACKAGES is in the stamp (checkouts of
+# different branches may list different packages; none undoes another's).
+installed_per_stamp() {
+  [ -f "$STAMP" ] || return 1
+  for p in $PACKAGES; do
+    tr ' ' '\n' <"$STAMP" | grep -qxF -- "$p" || return 1
+  done
+}
+
 ensure() {
-  if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$PACKAGES" ]; then
+  if installed_per_stamp; then
     return 0
   fi
   command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
@@ -45,7 +54,7 @@ ensure() {
     tail -20 "$ROOT.apt.log" >&2
     exit 1
   }
-  echo "$PACKAGES" >"$STAMP"
+  echo $( (cat "$STAMP" 2>/dev/null || true; echo "$PACKAGES") | tr ' ' '\n' | sort -u) >"$STAMP"
 }
 
 run() {

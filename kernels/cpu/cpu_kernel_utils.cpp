@@ -68,7 +68,7 @@ namespace {
 constexpr int64_t kMinRun = 64;
 // Largest expanded period, and the length periods are repeated up to.
 constexpr int64_t kMaxPeriod = 1 << 16;
-constexpr int64_t kMinPeriod = 4096;
+constexpr int64_t kMinPeriod = 1024;
 }  // namespace
 
 ParamPlan plan_params(int64_t entries, int64_t inner) {

@@ -244,3 +244,20 @@ def test_parity_with_upstream(dtype, qmin, qmax):
                 assert_bitwise_equal(
                     ref.dequantize_per_channel(expected, scales, zp, axis, qmin, qmax, dtype, out_dtype), d_up,
                     "reference")
+
+
+@requires_upstream
+@pytest.mark.skipif(not hasattr(torch, "float8_e4m3fn"), reason="float8 dtypes exist in torch>=2.1 (trixie root)")
+@pytest.mark.parametrize("dtype", ["float8_e4m3fn", "float8_e5m2"])
+def test_float8_parity_with_upstream(dtype):
+    # float8 outputs have no loop: upstream's expression, evaluated with ATen ops.
+    up = upstream_decomposed()
+    dtype = getattr(torch, dtype)
+    bound = int(torch.finfo(dtype).max)
+    x = _inputs((3, 7, 5)) * 100
+    scales, zps = _qparams(7, -bound, bound, torch.float32, torch.int64)
+    expected = up.quantize_per_channel(x, scales, zps, 1, -bound, bound, dtype)
+    got = OPS.quantize_per_channel(x, scales, zps, 1, -bound, bound, dtype)
+    assert_bitwise_equal(got.float(), expected.float(), "quantize")
+    d_up = up.dequantize_per_channel(expected, scales, zps, 1, -bound, bound, dtype)
+    assert_bitwise_equal(OPS.dequantize_per_channel(expected, scales, zps, 1, -bound, bound, dtype), d_up, "dequantize")

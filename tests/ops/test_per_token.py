@@ -172,3 +172,17 @@ def test_parity_with_upstream(dtype, qmin, qmax):
             assert_bitwise_equal(d, d_up, f"{context} {output_dtype}")
             assert_bitwise_equal(ref.dequantize_per_token(expected, scales, zps, qmin, qmax, dtype, output_dtype),
                                  d_up, "reference")
+
+
+@requires_upstream
+@pytest.mark.skipif(not hasattr(torch, "float8_e4m3fn"), reason="float8 dtypes exist in torch>=2.1 (trixie root)")
+def test_float8_parity_with_upstream():
+    up = upstream_decomposed()
+    x = _inputs((4, 33))
+    scales, zps = _qparams(x.shape, -448, 448, torch.float32, torch.float32)
+    expected = up.quantize_per_token(x, scales, zps, -448, 448, torch.float8_e4m3fn)
+    got = OPS.quantize_per_token(x, scales, zps, -448, 448, torch.float8_e4m3fn)
+    assert_bitwise_equal(got.float(), expected.float(), "quantize")
+    d_up = up.dequantize_per_token(expected, scales, zps, -448, 448, torch.float8_e4m3fn, torch.float32)
+    d = OPS.dequantize_per_token(expected, scales, zps, -448, 448, torch.float8_e4m3fn, torch.float32)
+    assert_bitwise_equal(d, d_up, "dequantize")

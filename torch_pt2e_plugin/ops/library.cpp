@@ -10,15 +10,19 @@
 #include <c10/util/Exception.h>
 #include <torch/version.h>
 
+#include "torch_pt2e_plugin/flow/flow_ops.h"
+#include "torch_pt2e_plugin/observers/observer_ops.h"
 #include "torch_pt2e_plugin/ops/build_info.h"
 #include "torch_pt2e_plugin/ops/choose_qparams.h"
 #include "torch_pt2e_plugin/ops/convert_element_type.h"
 #include "torch_pt2e_plugin/ops/fake_quant.h"
+#include "torch_pt2e_plugin/ops/out_dtype.h"
 #include "torch_pt2e_plugin/ops/per_channel.h"
 #include "torch_pt2e_plugin/ops/per_channel_group.h"
 #include "torch_pt2e_plugin/ops/per_tensor.h"
 #include "torch_pt2e_plugin/ops/per_token.h"
 #include "torch_pt2e_plugin/ops/schema_list.h"
+#include "torch_pt2e_plugin/quantizer/quantizer_ops.h"
 
 namespace torch_pt2e {
 namespace ops {
@@ -26,9 +30,10 @@ namespace {
 
 // The families in upstream's order of definition; the plugin's own namespace last.
 std::vector<OpFamily> all_families() {
-  return {per_tensor_ops(),        choose_qparams_ops(),   per_channel_ops(),        per_token_ops(),
+  return {per_tensor_ops(),        choose_qparams_ops(),   per_channel_ops(),          per_token_ops(),
           per_channel_group_ops(), fake_quant_ops(),       convert_element_type_ops(), build_info_ops(),
-          schema_list_ops(),       fake_quant_forward_ops()};
+          schema_list_ops(),       fake_quant_forward_ops(), observers::observer_ops(), flow::flow_ops(),
+          quantizer::quantizer_ops(), out_dtype_ops()};
 }
 
 // In a Python process whose torch defines quantized_decomposed in Python,

@@ -1,0 +1,6 @@
+// The avx2 variant of the observers' min/max loops; build flags come from the
+// BUILD/CMake rules for files named *_avx2.cpp (see observer_loops.h).
+#define TORCH_PT2E_OBSERVER_LOOPS_ISA observer_isa_avx2
+#define TORCH_PT2E_OBSERVER_LOOPS_ISA_NAME "avx2"
+#define TORCH_PT2E_OBSERVER_LOOPS_TABLE observer_loops_avx2
+#include "kernels/cpu/observer_loops_impl.h"

@@ -1,0 +1,83 @@
+// passes/convert_observers (+ duplicate_dequantize, port_metadata,
+// fold_quantize): observers become quantize/dequantize pairs with the
+// observers' qparams; folding stores int8 weights.
+#include <gtest/gtest.h>
+
+#include <torch/csrc/jit/testing/file_check.h>
+
+#include "../common/flow_test_utils.h"
+#include "torch_pt2e_plugin/observers/observer.h"
+#include "torch_pt2e_plugin/passes/canonicalize.h"
+#include "torch_pt2e_plugin/passes/convert_observers.h"
+#include "torch_pt2e_plugin/passes/fold_quantize.h"
+#include "torch_pt2e_plugin/passes/insert_observers.h"
+
+namespace t = torch_pt2e::testing;
+using torch::jit::testing::FileCheck;
+
+namespace {
+
+torch::jit::Module calibrated_prepared(const at::Tensor& x) {
+  torch::jit::Module module = torch_pt2e::passes::canonicalize_for_annotation(t::conv_relu_module());
+  torch_pt2e::quantizer::AnnotationTable annotations;
+  t::ConvQuantizer().annotate(module, annotations);
+  torch_pt2e::passes::insert_observers(module, annotations);
+  module.forward({x});
+  // The passes rewrite forward in place; TorchScript caches a module's
+  // optimized graph when it first runs, so they work on a fresh clone (as
+  // convert_pt2e does).
+  return module.clone();
+}
+
+TEST(ConvertObservers, StaticPerTensorObserversBecomeLiteralQDQPairs) {
+  at::manual_seed(0);
+  const at::Tensor x = at::randn({1, 3, 6, 6});
+  torch::jit::Module module = calibrated_prepared(x);
+  const auto input_qparams =
+      torch_pt2e::observers::calculate_qparams(torch::jit::Module(module.attr("activation_post_process_0").toObject()));
+  const auto converted = torch_pt2e::passes::convert_observers(module);
+  // input, weight, output quantized; the float32 placeholder on the bias removed.
+  int pairs = 0;
+  for (const auto& c : converted) pairs += c.quantize != nullptr;
+  EXPECT_EQ(pairs, 3);
+  auto graph = module.get_method("forward").graph();
+  FileCheck()
+      .check("quantized_decomposed::quantize_per_tensor")
+      ->check("quantized_decomposed::dequantize_per_tensor")
+      ->check("aten::conv2d")
+      ->check("quantized_decomposed::quantize_per_tensor")
+      ->check("quantized_decomposed::dequantize_per_tensor")
+      ->check("aten::relu")
+      ->check_not("prim::CallMethod")
+      ->run(*graph);
+  // The first quantize carries the input observer's qparams as literals.
+  torch::jit::Node* first_q = converted.front().quantize;
+  EXPECT_DOUBLE_EQ(torch::jit::toIValue(first_q->input(1))->toDouble(), std::get<0>(input_qparams).item<double>());
+  EXPECT_EQ(torch::jit::toIValue(first_q->input(2))->toInt(), std::get<1>(input_qparams).item<int64_t>());
+  torch_pt2e::passes::remove_observer_modules(module);
+  EXPECT_FALSE(module.hasattr("activation_post_process_0"));
+  EXPECT_EQ(module.forward({x}).toTensor().sizes(), at::IntArrayRef({1, 4, 4, 4}));
+}
+
+TEST(FoldQuantize, WeightQuantizationBecomesAnInt8AttributeAndActivationsStay) {
+  at::manual_seed(1);
+  const at::Tensor x = at::randn({1, 3, 6, 6});
+  torch::jit::Module module = calibrated_prepared(x);
+  torch_pt2e::passes::convert_observers(module);
+  const at::Tensor before = module.clone().forward({x}).toTensor();
+  EXPECT_EQ(torch_pt2e::passes::fold_quantize(module), 1);
+  auto graph = module.get_method("forward").graph();
+  FileCheck()
+      .check("prim::GetAttr[name=\"_frozen_param0\"]")
+      ->check_count("quantized_decomposed::quantize_per_tensor", 2, /*exactly=*/true)
+      ->run(*graph);
+  EXPECT_EQ(module.attr("_frozen_param0").toTensor().scalar_type(), at::kChar);
+  EXPECT_TRUE(at::equal(module.clone().forward({x}).toTensor(), before));
+  torch_pt2e::passes::remove_observer_modules(module);
+  // The fp32 conv weight is no longer read and leaves the module.
+  EXPECT_GE(torch_pt2e::passes::remove_unused_attributes(module), 1);
+  EXPECT_FALSE(torch::jit::Module(module.attr("conv").toObject()).hasattr("weight"));
+  EXPECT_TRUE(at::equal(module.forward({x}).toTensor(), before));
+}
+
+}  // namespace

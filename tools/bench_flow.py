@@ -1,0 +1,156 @@
+"""Pass times of the TorchScript PT2E flow, side by side with torch's own
+TorchScript graph-mode quantization (torch.ao.quantization.quantize_jit).
+
+Prints, in one run:
+  * scripted torchvision ResNet-50 and MobileNetV2: prepare and convert time
+    of prepare_pt2e/convert_pt2e (XNNPACKQuantizer, per-channel config) and of
+    quantize_jit's prepare_jit/convert_jit (qnnpack qconfig) on the same
+    scripted model, and their ratio;
+  * synthetic scripted graphs of residual Linear+ReLU blocks with about 6k,
+    30k and 100k nodes: prepare and convert time, and time per node (flat
+    when the passes are linear in graph size).
+
+Each timing is the median of --repeat runs; calibration runs once between
+prepare and convert and is not counted. Run with Debian's torch 1.13:
+    TORCH_PT2E_LIBRARY=bazel-bin/libtorch_pt2e.so /usr/bin/python3 tools/bench_flow.py
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "torch_pt2e_plugin", "python"))
+import torch_pt2e  # noqa: E402
+from torch_pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e  # noqa: E402
+from torch_pt2e.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config  # noqa: E402
+
+
+def median_time(fn, repeat):
+    times = []
+    result = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def graph_nodes(module) -> int:
+    graph = module.graph.copy()
+    torch._C._jit_pass_inline(graph)
+    return sum(1 for _ in graph.nodes())
+
+
+def time_pt2e(scripted, example, repeat):
+    quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    prepare_s, prepared = median_time(lambda: prepare_pt2e(scripted, quantizer), repeat)
+    with torch.no_grad():
+        prepared(*example)
+    convert_s, converted = median_time(lambda: convert_pt2e(prepared), repeat)
+    with torch.no_grad():
+        converted(*example)  # the result runs
+    return prepare_s, convert_s
+
+
+def time_quantize_jit(scripted, example, repeat):
+    from torch.ao.quantization import get_default_qconfig
+    from torch.ao.quantization.quantize_jit import convert_jit, prepare_jit
+
+    torch.backends.quantized.engine = "qnnpack"
+    qconfig_dict = {"": get_default_qconfig("qnnpack")}
+    prepare_s, prepared = median_time(lambda: prepare_jit(scripted, qconfig_dict), repeat)
+    with torch.no_grad():
+        prepared(*example)
+    convert_s, _ = median_time(lambda: convert_jit(prepared), repeat)
+    return prepare_s, convert_s
+
+
+def with_batch_norm_statistics(model, shape):
+    """Random init leaves BN at mean 0 / var 1; a few train-mode batches give real statistics."""
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):
+            model(torch.randn(shape))
+    return model.eval()
+
+
+class ResidualBlock(torch.nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.linear = torch.nn.Linear(width, width)
+
+    def forward(self, x):
+        return x + torch.relu(self.linear(x))
+
+
+class ResidualStack(torch.nn.Module):
+    def __init__(self, blocks, width):
+        super().__init__()
+        self.blocks = torch.nn.ModuleList([ResidualBlock(width) for _ in range(blocks)])
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--models", default="resnet50,mobilenet_v2")
+    parser.add_argument("--synthetic-nodes", default="6000,30000,100000",
+                        help="approximate node counts of the synthetic graphs (empty: none)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    warnings.filterwarnings("ignore")
+    load = os.getloadavg()
+    print(f"# {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC")
+    print(f"torch {torch.__version__}, {args.threads} threads, {platform.machine()}, "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, median of {args.repeat}")
+    print()
+
+    if args.models:
+        import torchvision
+
+        print("Scripted torchvision models (s; ratio = PT2E / quantize_jit)")
+        print(f"{'model':<14}{'nodes':>7} | {'PT2E prep':>9} {'conv':>7} | {'jit prep':>9} {'conv':>7} | "
+              f"{'prep ratio':>10} {'conv ratio':>10} {'total ratio':>11}")
+        for name in args.models.split(","):
+            shape = (1, 3, 224, 224)
+            model = with_batch_norm_statistics(getattr(torchvision.models, name)(), (2, 3, 224, 224))
+            scripted = torch.jit.script(model)
+            example = (torch.randn(shape),)
+            ours = time_pt2e(scripted, example, args.repeat)
+            theirs = time_quantize_jit(scripted, example, args.repeat)
+            print(f"{name:<14}{graph_nodes(scripted):>7} | {ours[0]:>9.3f} {ours[1]:>7.3f} | "
+                  f"{theirs[0]:>9.3f} {theirs[1]:>7.3f} | {ours[0] / theirs[0]:>10.3f} "
+                  f"{ours[1] / theirs[1]:>10.3f} {sum(ours) / sum(theirs):>11.3f}")
+        print()
+
+    if args.synthetic_nodes:
+        width = 8
+        print(f"Synthetic residual Linear+ReLU stacks (width {width}), PT2E flow")
+        print(f"{'blocks':>7}{'nodes':>8} | {'prepare s':>9} {'convert s':>9} | {'us/node':>8}")
+        probe = torch.jit.script(ResidualStack(10, width))
+        nodes_per_block = graph_nodes(probe) / 10
+        for target in (int(n) for n in args.synthetic_nodes.split(",")):
+            blocks = max(1, int(target / nodes_per_block))
+            scripted = torch.jit.script(ResidualStack(blocks, width).eval())
+            nodes = graph_nodes(scripted)
+            example = (torch.randn(2, width),)
+            prepare_s, convert_s = time_pt2e(scripted, example, args.repeat)
+            print(f"{blocks:>7}{nodes:>8} | {prepare_s:>9.3f} {convert_s:>9.3f} | "
+                  f"{(prepare_s + convert_s) / nodes * 1e6:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+#include "torch_pt2e_plugin/observers/qparams.h"
+
+#include <limits>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+#include <torch/version.h>
+
+namespace torch_pt2e {
+namespace observers {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Python's floor division, as upstream's `(quant_min + quant_max) // 2`.
+int64_t floor_div2(int64_t v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); }
+
+bool is_symmetric(c10::QScheme q) { return q == c10::kPerTensorSymmetric || q == c10::kPerChannelSymmetric; }
+
+std::tuple<at::Tensor, at::Tensor> unobserved_defaults(const at::Tensor& like) {
+  const at::Device device(like.device().type());
+  return std::make_tuple(at::full({1}, 1.0, at::TensorOptions().dtype(at::kFloat).device(device)),
+                         at::zeros({1}, at::TensorOptions().dtype(at::kLong).device(device)));
+}
+
+// check_min_max_valid (torch/ao/quantization/utils.py).
+bool min_max_valid(const at::Tensor& min_val, const at::Tensor& max_val) {
+  if (min_val.numel() == 0 || max_val.numel() == 0) {
+    TORCH_WARN("must run observer before calling calculate_qparams. Returning default values.");
+    return false;
+  }
+  if (min_val.dim() == 0 || max_val.dim() == 0) {
+    if (min_val.item<double>() == kInf && max_val.item<double>() == -kInf) {
+      TORCH_WARN("must run observer before calling calculate_qparams. Returning default values.");
+      return false;
+    }
+    TORCH_CHECK(at::le(min_val, max_val).item<bool>(), "calculate_qparams: min_val (", min_val.item<double>(),
+                ") must be <= max_val (", max_val.item<double>(),
+                "); NaN in the observed data makes both NaN");
+  } else {
+    TORCH_CHECK(at::all(at::le(min_val, max_val)).item<bool>(),
+                "calculate_qparams: every min_val must be <= its max_val (NaN in the observed data makes both NaN); "
+                "got min_val=",
+                min_val, " and max_val=", max_val);
+  }
+  return true;
+}
+
+int64_t quant_dtype_bits(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kQUInt8:
+    case at::kQInt8:
+    case at::kByte:
+    case at::kChar:
+      return 8;
+    case at::kShort:
+#if (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3) || TORCH_VERSION_MAJOR > 2
+    case at::kUInt16:
+#endif
+      return 16;
+    case at::kQInt32:
+    case at::kInt:
+      return 32;
+    default:
+      TORCH_CHECK(false, "HistogramObserver: no integer width known for dtype ", dtype);
+  }
+}
+
+// HistogramObserver._get_norm: density * (end^3 - begin^3) / 3.
+at::Tensor norm_of(const at::Tensor& delta_begin, const at::Tensor& delta_end, const at::Tensor& density) {
+  const at::Tensor norm = (delta_end * delta_end * delta_end - delta_begin * delta_begin * delta_begin) / 3;
+  return density * norm;
+}
+
+// HistogramObserver._compute_quantization_error. Python floats are doubles
+// here, and tensor-with-Python-float arithmetic goes through the same ATen
+// calls with a double Scalar, so every rounding is upstream's.
+double quantization_error(const at::Tensor& histogram, const at::Tensor& src_bin, double min_val, double max_val,
+                          int64_t bins, int64_t dst_nbins, int64_t next_start_bin, int64_t next_end_bin) {
+  const double bin_width = (max_val - min_val) / static_cast<double>(bins);
+  const double dst_bin_width =
+      bin_width * static_cast<double>(next_end_bin - next_start_bin + 1) / static_cast<double>(dst_nbins);
+  if (dst_bin_width == 0.0) return 0.0;
+  const auto floats = at::TensorOptions().dtype(at::kFloat).device(histogram.device());
+
+  const at::Tensor src_bin_begin = (src_bin - next_start_bin) * bin_width;
+  const at::Tensor src_bin_end = src_bin_begin + bin_width;
+  const c10::optional<c10::string_view> floor_mode(c10::string_view("floor"));
+  const c10::optional<at::Scalar> lowest(int64_t(0)), highest(dst_nbins - 1);
+  const at::Tensor dst_bin_of_begin = at::clamp(at::div(src_bin_begin, dst_bin_width, floor_mode), lowest, highest);
+  const at::Tensor dst_bin_of_begin_center = (dst_bin_of_begin + 0.5) * dst_bin_width;
+  const at::Tensor dst_bin_of_end = at::clamp(at::div(src_bin_end, dst_bin_width, floor_mode), lowest, highest);
+  const at::Tensor density = histogram / bin_width;
+
+  at::Tensor norm = at::zeros({bins}, floats);
+  norm += norm_of(src_bin_begin - dst_bin_of_begin_center, at::ones({bins}, floats) * (dst_bin_width / 2), density);
+  norm += (dst_bin_of_end - dst_bin_of_begin - 1) *
+          norm_of(at::scalar_tensor(-dst_bin_width / 2, floats), at::scalar_tensor(dst_bin_width / 2, floats),
+                  density);
+  const at::Tensor dst_bin_of_end_center = dst_bin_of_end * dst_bin_width + dst_bin_width / 2;
+  norm += norm_of(at::scalar_tensor(-dst_bin_width / 2, floats), src_bin_end - dst_bin_of_end_center, density);
+  return norm.sum().item<double>();
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, at::Tensor> qparams_from_min_max(const at::Tensor& min_val, const at::Tensor& max_val,
+                                                        const at::Tensor& eps, const QParamsSpec& spec) {
+  TORCH_CHECK(eps.numel() == 1, "calculate_qparams: eps must hold one element, got shape ", eps.sizes());
+  if (!min_max_valid(min_val, max_val)) return unobserved_defaults(min_val);
+  const int64_t quant_min = spec.quant_min, quant_max = spec.quant_max;
+  const at::Tensor min_val_neg = at::min(min_val, at::zeros_like(min_val));
+  at::Tensor max_val_pos = at::max(max_val, at::zeros_like(max_val));
+
+  const auto device = min_val_neg.device();
+  at::Tensor scale = at::ones(min_val_neg.sizes(), at::TensorOptions().dtype(at::kFloat).device(device));
+  at::Tensor zero_point = at::zeros(min_val_neg.sizes(), at::TensorOptions().dtype(at::kLong).device(device));
+
+  if (is_symmetric(spec.qscheme)) {
+    max_val_pos = at::max(-min_val_neg, max_val_pos);
+    scale = max_val_pos / (static_cast<double>(quant_max - quant_min) / 2);
+    scale = at::max(scale, eps);
+    if (spec.dtype == at::kQUInt8 || spec.dtype == at::kByte) {
+      const int64_t zp = spec.has_customized_qrange ? floor_div2(quant_min + quant_max) : 128;
+      zero_point = at::full(zero_point.sizes(), zp, zero_point.options());
+    }
+#if (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3) || TORCH_VERSION_MAJOR > 2
+    else if (spec.dtype == at::kUInt16) {
+      zero_point = at::full(zero_point.sizes(), int64_t(1) << 15, zero_point.options());
+    }
+#endif
+  } else if (spec.qscheme == c10::kPerChannelAffineFloatQParams) {
+    scale = (max_val - min_val) / static_cast<double>(quant_max - quant_min);
+    scale = at::where(scale > eps, scale, at::ones_like(scale));
+    // Zero point -min/scale: Round(x * inv_scale + zero_point) = Round((x - min) * inv_scale).
+    zero_point = min_val * -1 / scale;
+  } else {
+    scale = (max_val_pos - min_val_neg) / static_cast<double>(quant_max - quant_min);
+    scale = at::max(scale, eps);
+    zero_point = at::rsub(at::round(min_val_neg / scale).to(at::kInt), quant_min);
+    zero_point = at::clamp(zero_point, c10::optional<at::Scalar>(quant_min), c10::optional<at::Scalar>(quant_max));
+  }
+
+  // Upstream returns 1-element tensors for per-tensor statistics.
+  if (scale.dim() == 0) scale = at::full({1}, scale.item<double>(), scale.options());
+  if (zero_point.dim() == 0) {
+    if (spec.qscheme == c10::kPerChannelAffineFloatQParams) {
+      // Upstream goes through int() first, truncating the float zero point.
+      zero_point = at::full({1}, static_cast<double>(zero_point.item<int64_t>()), zero_point.options());
+    } else {
+      zero_point = at::full({1}, zero_point.item<int64_t>(), zero_point.options());
+    }
+  }
+  return std::make_tuple(scale, zero_point);
+}
+
+std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& histogram, const at::Tensor& min_val,
+                                                          const at::Tensor& max_val, int64_t bins,
+                                                          at::ScalarType dtype) {
+  TORCH_CHECK(histogram.dim() == 1 && histogram.size(0) == bins, "HistogramObserver: the histogram has shape ",
+              histogram.sizes(), ", expected [", bins, "] (bins)");
+  const int64_t dst_nbins = int64_t(1) << quant_dtype_bits(dtype);
+  const at::Tensor bin_width = (max_val - min_val) / bins;
+
+  const double total = at::sum(histogram).item<double>();
+  const at::Tensor cumulative = at::cumsum(histogram, 0).to(at::kCPU).contiguous();
+  TORCH_CHECK(cumulative.scalar_type() == at::kFloat, "HistogramObserver: the histogram must be float32, got ",
+              histogram.scalar_type());
+  const float* c_sum = cumulative.data_ptr<float>();
+  const at::Tensor src_bin = at::arange(bins, at::TensorOptions().dtype(at::kLong).device(histogram.device()));
+  const double min_d = min_val.item<double>(), max_d = max_val.item<double>();
+
+  const double stepsize = 1e-5;
+  double alpha = 0.0, beta = 1.0;
+  int64_t start_bin = 0, end_bin = bins - 1;
+  double norm_min = kInf;
+  while (alpha < beta) {
+    const double next_alpha = alpha + stepsize;
+    const double next_beta = beta - stepsize;
+    // `cSum[l] < next_alpha * total` compares a float32 element with a Python
+    // float, which ATen converts to float32 first.
+    const float alpha_mass = static_cast<float>(next_alpha * total);
+    const float beta_mass = static_cast<float>(next_beta * total);
+    int64_t l = start_bin, r = end_bin;
+    while (l < end_bin && c_sum[l] < alpha_mass) ++l;
+    while (r > start_bin && c_sum[r] > beta_mass) --r;
+
+    int64_t next_start_bin = start_bin, next_end_bin = end_bin;
+    if ((l - start_bin) > (end_bin - r)) {
+      next_start_bin = l;
+      alpha = next_alpha;
+    } else {
+      next_end_bin = r;
+      beta = next_beta;
+    }
+    if (next_start_bin == start_bin && next_end_bin == end_bin) continue;
+
+    const double norm =
+        quantization_error(histogram, src_bin, min_d, max_d, bins, dst_nbins, next_start_bin, next_end_bin);
+    if (norm > norm_min) break;
+    norm_min = norm;
+    start_bin = next_start_bin;
+    end_bin = next_end_bin;
+  }
+  return std::make_tuple(min_val + bin_width * start_bin, min_val + bin_width * (end_bin + 1));
+}
+
+std::tuple<at::Tensor, at::Tensor> qparams_from_histogram(const at::Tensor& histogram, const at::Tensor& min_val,
+                                                          const at::Tensor& max_val, const at::Tensor& eps,
+                                                          int64_t bins, const QParamsSpec& spec) {
+  TORCH_CHECK(min_val.numel() == 1 && max_val.numel() == 1,
+              "HistogramObserver: min_val and max_val must hold one element each, got shapes ", min_val.sizes(),
+              " and ", max_val.sizes());
+  if (min_val.item<double>() == kInf && max_val.item<double>() == -kInf) {
+    TORCH_WARN("must run observer before calling calculate_qparams. Returning default scale and zero point");
+    return unobserved_defaults(min_val);
+  }
+  TORCH_CHECK(histogram.size(0) == bins, "HistogramObserver: the histogram has ", histogram.size(0),
+              " bins, but the observer was configured with bins=", bins);
+  at::Tensor new_min, new_max;
+  std::tie(new_min, new_max) = histogram_search_range(histogram, min_val, max_val, bins, spec.dtype);
+  return qparams_from_min_max(new_min, new_max, eps, spec);
+}
+
+}  // namespace observers
+}  // namespace torch_pt2e

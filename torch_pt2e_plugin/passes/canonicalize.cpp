@@ -1,0 +1,328 @@
+#include "torch_pt2e_plugin/passes/canonicalize.h"
+
+#include <unordered_set>
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/passes/constant_pooling.h>
+#include <torch/csrc/jit/passes/constant_propagation.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/passes/fuse_linear.h>
+#include <torch/csrc/jit/passes/inliner.h>
+#include <torch/csrc/jit/passes/lower_tuples.h>
+#include <torch/csrc/jit/passes/remove_mutation.h>
+#include <torch/csrc/jit/passes/shape_analysis.h>
+#include <torch/csrc/jit/runtime/graph_iterator.h>
+
+#include "torch_pt2e_plugin/passes/graph_utils.h"
+#include "torch_pt2e_plugin/passes/pass_timer.h"
+
+namespace torch_pt2e {
+namespace passes {
+namespace {
+
+using torch::jit::Graph;
+using torch::jit::Module;
+using torch::jit::Node;
+using torch::jit::Value;
+
+// aten::_convolution argument slots.
+constexpr size_t kConvInput = 0, kConvWeight = 1, kConvBias = 2, kConvStride = 3, kConvPadding = 4,
+                 kConvDilation = 5, kConvTransposed = 6, kConvOutputPadding = 7, kConvGroups = 8;
+// aten::batch_norm argument slots.
+constexpr size_t kBnInput = 0, kBnWeight = 1, kBnBias = 2, kBnMean = 3, kBnVar = 4, kBnTraining = 5, kBnEps = 7;
+
+// Rank of the convolution's weight: from the attribute it reads, else from
+// the traced type.
+c10::optional<int64_t> weight_rank(Value* weight, const Module& owner) {
+  if (const auto tensor = attribute_tensor(weight, owner)) return tensor->dim();
+  if (const auto type = weight->type()->cast<c10::TensorType>()) {
+    if (const auto dims = type->dim()) return static_cast<int64_t>(*dims);
+  }
+  return c10::nullopt;
+}
+
+// aten::_convolution(input, weight, bias, stride, padding, dilation,
+//                    transposed, output_padding, groups, ...)
+//   -> aten::conv{N}d(input, weight, bias, stride, padding, dilation, groups)
+//   -> aten::conv_transpose{N}d(input, weight, bias, stride, padding,
+//                               output_padding, groups, dilation)
+bool rewrite_convolution(Node* node, const Module& owner) {
+  const auto transposed = constant_value(node->input(kConvTransposed));
+  const auto rank = weight_rank(node->input(kConvWeight), owner);
+  if (!transposed || !transposed->isBool() || !rank || *rank < 3 || *rank > 5) return false;
+  const int64_t spatial = *rank - 2;
+  Graph* graph = node->owningGraph();
+  torch::jit::WithInsertPoint guard(node);
+  Node* replacement = nullptr;
+  if (!transposed->toBool()) {
+    const c10::Symbol kind = c10::Symbol::fromQualString("aten::conv" + std::to_string(spatial) + "d");
+    replacement = graph->create(kind, {node->input(kConvInput), node->input(kConvWeight), node->input(kConvBias),
+                                       node->input(kConvStride), node->input(kConvPadding),
+                                       node->input(kConvDilation), node->input(kConvGroups)});
+  } else {
+    const c10::Symbol kind = c10::Symbol::fromQualString("aten::conv_transpose" + std::to_string(spatial) + "d");
+    replacement = graph->create(kind, {node->input(kConvInput), node->input(kConvWeight), node->input(kConvBias),
+                                       node->input(kConvStride), node->input(kConvPadding),
+                                       node->input(kConvOutputPadding), node->input(kConvGroups),
+                                       node->input(kConvDilation)});
+  }
+  graph->insertNode(replacement);
+  replacement->output()->setType(node->output()->type());
+  copy_metadata(node, replacement);
+  node->output()->replaceAllUsesWith(replacement->output());
+  node->destroy();
+  return true;
+}
+
+bool is_conv(const Node* node) {
+  const auto kind = node->kind();
+  return kind == c10::aten::conv1d || kind == c10::aten::conv2d || kind == c10::aten::conv3d ||
+         kind == c10::aten::conv_transpose1d || kind == c10::aten::conv_transpose2d ||
+         kind == c10::aten::conv_transpose3d;
+}
+
+bool is_conv_transpose(const Node* node) {
+  const auto kind = node->kind();
+  return kind == c10::aten::conv_transpose1d || kind == c10::aten::conv_transpose2d ||
+         kind == c10::aten::conv_transpose3d;
+}
+
+// conv -> batch_norm(training=False), with the conv output used by the batch
+// norm alone: batch norm folded into new weight/bias attributes of `owner`
+// with torch.nn.utils.fusion.fuse_conv_bn_weights' arithmetic (so weights
+// are bit-identical with upstream's _fuse_conv_bn_).
+bool fold_conv_bn(Node* bn, Module& owner) {
+  Value* bn_input = bn->input(kBnInput);
+  Node* conv = bn_input->node();
+  if (!is_conv(conv) || bn_input->uses().size() != 1) return false;
+  const auto training = constant_value(bn->input(kBnTraining));
+  const auto eps = constant_value(bn->input(kBnEps));
+  if (!training || !training->isBool() || training->toBool() || !eps || !eps->isDouble()) return false;
+  const auto conv_w = attribute_tensor(conv->input(1), owner);
+  const auto mean = attribute_tensor(bn->input(kBnMean), owner);
+  const auto var = attribute_tensor(bn->input(kBnVar), owner);
+  if (!conv_w || !mean || !var) return false;
+  // Optional tensors: an attribute, or a None constant.
+  auto optional_tensor = [&](Value* v, c10::optional<at::Tensor>& out) {
+    if (const auto t = attribute_tensor(v, owner)) {
+      out = *t;
+      return true;
+    }
+    const auto c = constant_value(v);
+    if (!c) {
+      const auto attr = attribute_value(v, owner);
+      return attr && attr->isNone();
+    }
+    return c->isNone();
+  };
+  c10::optional<at::Tensor> conv_b, bn_w, bn_b;
+  if (!optional_tensor(conv->input(2), conv_b) || !optional_tensor(bn->input(kBnWeight), bn_w) ||
+      !optional_tensor(bn->input(kBnBias), bn_b)) {
+    return false;
+  }
+  const bool transpose = is_conv_transpose(conv);
+  if (transpose) {
+    const auto groups = constant_value(conv->input(6));
+    if (!groups || !groups->isInt() || groups->toInt() != 1) return false;  // out channels are not dim 1
+  }
+
+  at::NoGradGuard no_grad;
+  const at::Tensor w = *conv_w;
+  const at::Tensor b = conv_b ? *conv_b : at::zeros_like(*mean);
+  const at::Tensor gamma = bn_w ? *bn_w : at::ones_like(*mean);
+  const at::Tensor beta = bn_b ? *bn_b : at::zeros_like(*mean);
+  const at::Tensor var_rsqrt = at::rsqrt(*var + eps->toDouble());
+  std::vector<int64_t> shape(w.dim(), 1);
+  shape[transpose ? 1 : 0] = -1;
+  const at::Tensor fused_w = (w * (gamma * var_rsqrt).reshape(shape)).to(w.scalar_type());
+  const at::Tensor fused_b = ((b - *mean) * var_rsqrt * gamma + beta).to(conv_b ? conv_b->scalar_type() : w.scalar_type());
+
+  Graph& graph = *conv->owningGraph();
+  const auto weight_ref = resolve_attribute(conv->input(1), owner);
+  std::string base = weight_ref ? weight_ref->path : std::string("conv.weight");
+  for (auto& c : base) c = c == '.' ? '_' : c;
+  Value* new_w = add_tensor_attribute(owner, graph, base + "_fused_bn", fused_w, /*is_parameter=*/true);
+  Value* new_b = add_tensor_attribute(owner, graph, base + "_fused_bn_bias", fused_b, /*is_parameter=*/true);
+  conv->replaceInput(1, new_w);
+  conv->replaceInput(2, new_b);
+  bn->output()->replaceAllUsesWith(conv->output());
+  bn->destroy();
+  return true;
+}
+
+// Optional[Tensor] attributes (a conv's bias) that hold a tensor are read as
+// Tensor, through prim::unchecked_cast, so quantize/dequantize can take them
+// and the module still saves and loads (the attribute keeps its type).
+bool refine_optional_tensor_attributes(Graph& graph, const Module& owner) {
+  bool changed = false;
+  const auto optional_tensor = c10::OptionalType::ofTensor();
+  for (auto it = graph.nodes().begin(); it != graph.nodes().end(); ++it) {
+    Node* get = *it;
+    if (get->kind() != c10::prim::GetAttr || *get->output()->type() != *optional_tensor || !get->hasUses()) continue;
+    if (!attribute_tensor(get->output(), owner)) continue;
+    torch::jit::WithInsertPoint guard(get->next());
+    Node* cast = graph.insertNode(graph.create(c10::prim::unchecked_cast, {get->output()}));
+    cast->output()->setType(c10::TensorType::get());
+    cast->output()->setDebugName(get->output()->debugName() + "_tensor");
+    copy_metadata(get, cast);  // quantizers' module filters read the cast's call stack
+    get->output()->replaceAllUsesAfterNodeWith(cast, cast->output());
+    changed = true;
+  }
+  return changed;
+}
+
+// Attribute values a graph can hold as constants: numbers, bools, strings,
+// None and tuples/lists of them (hyper-parameters and the training flag).
+bool is_constant_attribute(const c10::IValue& value) {
+  if (value.isNone() || value.isBool() || value.isInt() || value.isDouble() || value.isString()) return true;
+  if (value.isIntList() || value.isDoubleList() || value.isBoolList()) return true;
+  if (value.isTuple()) {
+    for (const auto& element : value.toTupleRef().elements()) {
+      if (!is_constant_attribute(element)) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+// freeze_module's effect on what quantizers see, in linear time (freeze_module
+// itself is quadratic in the number of submodules): calls inlined, non-tensor
+// attributes folded to constants, the branches they decide removed. Tensor
+// attributes stay prim::GetAttr reads.
+void inline_and_fold_attributes(Module& module) {
+  auto graph = module.get_method("forward").graph();
+  {
+    PassTimer timer("canonicalize: Inline");
+    torch::jit::Inline(*graph);
+  }
+  PassTimer fold_timer("canonicalize: fold attributes");
+  // Every block, not only the top one: reads inside branches that constant
+  // propagation later inlines (e.g. `if self.use_res_connect:`) are folded too.
+  std::vector<Node*> reads;
+  for (torch::jit::DepthFirstGraphNodeIterator it(graph); Node* node = it.next();) {
+    if (node->kind() == c10::prim::GetAttr) reads.push_back(node);
+  }
+  for (Node* node : reads) {
+    const auto value = attribute_value(node->output(), module);
+    if (!value || !is_constant_attribute(*value)) continue;
+    torch::jit::WithInsertPoint guard(node);
+    Value* constant = graph->insertConstant(*value, node->sourceRange());
+    constant->setType(node->output()->type());
+    node->output()->replaceAllUsesWith(constant);
+  }
+  {
+    PassTimer timer("canonicalize: constant propagation");
+    torch::jit::ConstantPropagationImmutableTypes(graph);
+  }
+  {
+    // Tuples built by one inlined call and unpacked by its caller (traced
+    // multi-output modules such as GRU) become plain values.
+    PassTimer timer("canonicalize: lower tuples");
+    torch::jit::LowerSimpleTuples(graph);
+  }
+  PassTimer timer("canonicalize: dce");
+  torch::jit::EliminateDeadCode(graph);
+}
+
+// After inlining, only the top module's forward runs: every other method
+// (of the top module and of submodule classes) is dropped, so removing
+// attributes later cannot leave a method reading a missing attribute.
+void drop_other_methods(Module& module) {
+  std::unordered_set<c10::ClassType*> seen;
+  for (const auto& child : module.modules()) {
+    const auto type = child.type();
+    if (!seen.insert(type.get()).second) continue;
+    std::vector<std::string> names;
+    for (torch::jit::Function* method : type->methods()) {
+      if (!(type == module.type() && method->name() == "forward")) names.push_back(method->name());
+    }
+    for (const auto& name : names) type->unsafeRemoveMethod(name);
+  }
+}
+
+// Tensor constants with elements (what freezing makes of plain tensor
+// attributes, and tracing of tensors built in forward) become buffers
+// `_tensor_constant_<N>` read by prim::GetAttr, as torch.export lifts them to
+// get_attr nodes: quantizers can annotate them like any weight. 0-d constants
+// stay: they are how tracing records Python scalars.
+bool lift_tensor_constants(Graph& graph, Module& owner) {
+  bool changed = false;
+  int64_t next = 0;
+  for (auto it = graph.nodes().begin(); it != graph.nodes().end();) {
+    Node* node = *it++;
+    if (node->kind() != c10::prim::Constant || !node->hasUses()) continue;
+    const auto value = constant_value(node->output());
+    if (!value || !value->isTensor() || value->toTensor().dim() == 0) continue;
+    std::string name;
+    do {
+      name = "_tensor_constant_" + std::to_string(next++);
+    } while (owner.hasattr(name) || owner.type()->hasAttribute(name));
+    Value* read = add_tensor_attribute(owner, graph, name, value->toTensor(), /*is_parameter=*/false);
+    read->setType(node->output()->type());
+    copy_metadata(node, read->node());
+    node->output()->replaceAllUsesWith(read);
+    node->destroy();
+    changed = true;
+  }
+  return changed;
+}
+
+// Traced graphs know their inputs' dtypes and shapes, which freezing drops;
+// they are put back and propagated, so quantizers see which values are float.
+void restore_traced_types(const Module& original, const std::shared_ptr<Graph>& frozen) {
+  const auto inputs = original.get_method("forward").graph()->inputs();
+  if (inputs.size() != frozen->inputs().size() || inputs.size() < 2) return;
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    const auto type = inputs[i]->type()->cast<c10::TensorType>();
+    if (!type || !type->scalarType() || !type->sizes().concrete_sizes()) return;
+  }
+  for (size_t i = 1; i < inputs.size(); ++i) frozen->inputs()[i]->setType(inputs[i]->type());
+  torch::jit::PropagateInputShapes(frozen);
+}
+
+}  // namespace
+
+bool rewrite_convolution_calls(const std::shared_ptr<Graph>& graph, const Module& owner) {
+  bool changed = false;
+  for (auto it = graph->nodes().begin(); it != graph->nodes().end();) {
+    Node* node = *it++;
+    if (node->kind() == c10::aten::_convolution) changed |= rewrite_convolution(node, owner);
+  }
+  return changed;
+}
+
+Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptions& options) {
+  TORCH_CHECK(module.find_method("forward"), "prepare_pt2e: the module has no forward method");
+  // A clone: new class types and method graphs, so the input is untouched.
+  Module frozen = [&] {
+    PassTimer timer("canonicalize: clone");
+    return module.clone();
+  }();
+  {
+    PassTimer timer("canonicalize: inline");
+    inline_and_fold_attributes(frozen);
+    drop_other_methods(frozen);
+  }
+  auto graph = frozen.get_method("forward").graph();
+  PassTimer timer("canonicalize: rewrites");
+  rewrite_convolution_calls(graph, frozen);
+  torch::jit::FuseLinear(graph);
+  torch::jit::RemoveTensorMutation(graph);
+  if (options.fold_conv_bn) {
+    for (auto it = graph->nodes().begin(); it != graph->nodes().end();) {
+      Node* node = *it++;
+      if (node->kind() == c10::aten::batch_norm) fold_conv_bn(node, frozen);
+    }
+  }
+  refine_optional_tensor_attributes(*graph, frozen);
+  torch::jit::EliminateDeadCode(graph);
+  torch::jit::ConstantPooling(graph);
+  lift_tensor_constants(*graph, frozen);
+  restore_traced_types(module, graph);
+  return frozen;
+}
+
+}  // namespace passes
+}  // namespace torch_pt2e

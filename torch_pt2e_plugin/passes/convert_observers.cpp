@@ -1,0 +1,214 @@
+#include "torch_pt2e_plugin/passes/convert_observers.h"
+
+#include <c10/util/Exception.h>
+#include <torch/csrc/jit/ir/constants.h>
+
+#include "kernels/checks.h"
+#include "torch_pt2e_plugin/observers/derived_observer.h"
+#include "torch_pt2e_plugin/observers/observer.h"
+#include "torch_pt2e_plugin/observers/observer_config.h"
+#include "torch_pt2e_plugin/passes/graph_utils.h"
+#include "torch_pt2e_plugin/passes/observer_calls.h"
+
+namespace torch_pt2e {
+namespace passes {
+namespace {
+
+using torch::jit::Graph;
+using torch::jit::Module;
+using torch::jit::NamedValue;
+using torch::jit::Node;
+using torch::jit::Value;
+
+const c10::Symbol kQuantizePerTensor = c10::Symbol::fromQualString("quantized_decomposed::quantize_per_tensor");
+const c10::Symbol kDequantizePerTensor = c10::Symbol::fromQualString("quantized_decomposed::dequantize_per_tensor");
+const c10::Symbol kQuantizePerChannel = c10::Symbol::fromQualString("quantized_decomposed::quantize_per_channel");
+const c10::Symbol kDequantizePerChannel =
+    c10::Symbol::fromQualString("quantized_decomposed::dequantize_per_channel");
+const c10::Symbol kChooseQParams = c10::Symbol::fromQualString("quantized_decomposed::choose_qparams");
+const c10::Symbol kChooseQParamsSymmetric =
+    c10::Symbol::fromQualString("quantized_decomposed::choose_qparams_symmetric");
+const c10::Symbol kConvertElementType = c10::Symbol::fromQualString("quantized_decomposed::convert_element_type");
+
+// The static dtypes convert handles (upstream's SUPPORTED_QDTYPES): the
+// quantized dtypes and every dtype quantize_per_tensor has bounds for.
+bool is_supported_static_dtype(at::ScalarType dtype) {
+  return dtype == at::kQUInt8 || dtype == at::kQInt8 || dtype == at::kQInt32 ||
+         kernels::quant_dtype_bounds(dtype).has_value();
+}
+
+// What convert needs of an observer, whichever kind it is.
+struct ObserverFacts {
+  at::ScalarType dtype;
+  c10::QScheme qscheme;
+  bool is_dynamic = false;
+  c10::optional<std::pair<int64_t, int64_t>> range;
+  int64_t ch_axis = 0;
+  double eps = observers::kFloat32Eps;
+  bool derived = false;
+};
+
+ObserverFacts facts_of(const Module& observer) {
+  ObserverFacts facts;
+  if (observers::is_derived_observer(observer)) {
+    const auto config = observers::read_derived_config(observer);
+    facts.dtype = config.dtype;
+    facts.qscheme = config.qscheme;
+    facts.is_dynamic = config.is_dynamic;
+    if (config.quant_min && config.quant_max) facts.range = std::make_pair(*config.quant_min, *config.quant_max);
+    facts.ch_axis = config.ch_axis.value_or(0);
+    facts.derived = true;
+    return facts;
+  }
+  const auto config = observers::read_config(observer);
+  facts.dtype = config.dtype;
+  facts.qscheme = config.qscheme;
+  facts.is_dynamic = config.is_dynamic;
+  facts.range = observers::quant_range(config);
+  facts.ch_axis = config.ch_axis;
+  facts.eps = config.eps;
+  return facts;
+}
+
+std::tuple<at::Tensor, at::Tensor> qparams_of(const Module& observer, const ObserverFacts& facts) {
+  return facts.derived ? observers::derived_qparams(observer) : observers::calculate_qparams(observer);
+}
+
+class ObserverConverter {
+ public:
+  explicit ObserverConverter(Module& module)
+      : module_(module), graph_(*module.get_method("forward").graph()) {}
+
+  std::vector<ConvertedObserver> run() {
+    std::vector<Node*> calls;
+    for (Node* node : graph_.nodes()) {
+      if (const auto name = observer_call_name(node)) {
+        if (module_.hasattr(*name) && module_.attr(*name).isObject()) calls.push_back(node);
+      }
+    }
+    std::vector<ConvertedObserver> converted;
+    for (Node* call : calls) converted.push_back(convert(call));
+    return converted;
+  }
+
+ private:
+  ConvertedObserver convert(Node* call) {
+    const std::string name = *observer_call_name(call);
+    const Module observer(module_.attr(name).toObject());
+    const ObserverFacts facts = facts_of(observer);
+    Value* input = call->input(1);
+    ConvertedObserver result;
+    result.input = input;
+    torch::jit::WithInsertPoint guard(call);
+    if (is_supported_static_dtype(facts.dtype) && !facts.is_dynamic) {
+      convert_static(observer, facts, input, result);
+    } else if (facts.is_dynamic) {
+      convert_dynamic(facts, input, result, name);
+    } else if (facts.dtype == at::kHalf) {
+      Value* to_half = graph_.insert(kConvertElementType, {input, static_cast<int64_t>(at::kHalf)});
+      Value* back = graph_.insert(kConvertElementType, {to_half, static_cast<int64_t>(at::kFloat)});
+      result.quantize = to_half->node();
+      result.dequantize = back->node();
+    }
+    Value* replacement = result.dequantize ? result.dequantize->output() : input;
+    call->output()->replaceAllUsesWith(replacement);
+    Node* get = call->input(0)->node();
+    call->destroy();
+    if (!get->hasUses()) get->destroy();
+    return result;
+  }
+
+  std::pair<int64_t, int64_t> range_or_fail(const ObserverFacts& facts, const std::string& what) const {
+    TORCH_CHECK(facts.range.has_value(), "convert_pt2e: the ", what, " observer has no quant_min/quant_max");
+    return *facts.range;
+  }
+
+  // dequantize's out_dtype: the observed value's dtype when it is known and not float32.
+  std::vector<NamedValue> dequantize_kwargs(Value* input) const {
+    const auto type = input->type()->cast<c10::TensorType>();
+    if (type && type->scalarType() && *type->scalarType() != at::kFloat) {
+      return {NamedValue("out_dtype", static_cast<int64_t>(*type->scalarType()))};
+    }
+    return {};
+  }
+
+  void convert_static(const Module& observer, const ObserverFacts& facts, Value* input, ConvertedObserver& result) {
+    const auto [scale, zero_point] = qparams_of(observer, facts);
+    const auto range = range_or_fail(facts, "static");
+    const int64_t dtype = static_cast<int64_t>(observers::integer_dtype(facts.dtype));
+    if (observers::is_per_channel(facts.qscheme)) {
+      Value* scale_value = add_tensor_attribute(module_, graph_, "_scale_" + std::to_string(per_channel_++), scale,
+                                                /*is_parameter=*/false);
+      Value* zp_value = add_tensor_attribute(module_, graph_, "_zero_point_" + std::to_string(per_channel_ - 1),
+                                             zero_point, /*is_parameter=*/false);
+      // add_tensor_attribute puts the GetAttr at the graph start; the insert point stays at the call.
+      Value* q = graph_.insert(kQuantizePerChannel,
+                               {input, scale_value, zp_value, facts.ch_axis, range.first, range.second, dtype});
+      Value* dq = graph_.insert(kDequantizePerChannel,
+                                {q, scale_value, zp_value, facts.ch_axis, range.first, range.second, dtype},
+                                dequantize_kwargs(input));
+      result.quantize = q->node();
+      result.dequantize = dq->node();
+      return;
+    }
+    TORCH_CHECK(scale.numel() == 1 && zero_point.numel() == 1, "convert_pt2e: a per-tensor observer returned ",
+                scale.numel(), " scales and ", zero_point.numel(), " zero points");
+    const double scale_literal = scale.item<double>();
+    const int64_t zp_literal = zero_point.item<int64_t>();
+    Value* q = graph_.insert(kQuantizePerTensor, {input, scale_literal, zp_literal, range.first, range.second, dtype});
+    Value* dq = graph_.insert(kDequantizePerTensor, {q, scale_literal, zp_literal, range.first, range.second, dtype},
+                              dequantize_kwargs(input));
+    result.quantize = q->node();
+    result.dequantize = dq->node();
+  }
+
+  void convert_dynamic(const ObserverFacts& facts, Value* input, ConvertedObserver& result,
+                       const std::string& name) {
+    const at::ScalarType dtype = observers::integer_dtype(facts.dtype);
+    TORCH_CHECK(dtype == at::kByte || dtype == at::kChar, "convert_pt2e: dynamic quantization supports uint8 and ",
+                "int8, but observer ", name, " has dtype ", facts.dtype);
+    const auto range = range_or_fail(facts, "dynamic");
+    const bool symmetric = facts.qscheme == c10::kPerTensorSymmetric;
+    Node* choose = graph_.create(symmetric ? kChooseQParamsSymmetric : kChooseQParams, 2);
+    choose->addInput(input);
+    choose->addInput(graph_.insertConstant(range.first));
+    choose->addInput(graph_.insertConstant(range.second));
+    choose->addInput(graph_.insertConstant(facts.eps));
+    choose->addInput(graph_.insertConstant(static_cast<int64_t>(dtype)));
+    choose->output(0)->setType(c10::TensorType::get());
+    choose->output(1)->setType(c10::TensorType::get());
+    graph_.insertNode(choose);
+    TORCH_CHECK(choose->maybeSchema() != nullptr, "convert_pt2e: quantized_decomposed::choose_qparams",
+                symmetric ? "_symmetric" : "", ".tensor is not registered");
+    const int64_t dtype_int = static_cast<int64_t>(dtype);
+    Value* q = graph_.insert(kQuantizePerTensor,
+                             {input, choose->output(0), choose->output(1), range.first, range.second, dtype_int});
+    Value* dq = graph_.insert(kDequantizePerTensor,
+                              {q, choose->output(0), choose->output(1), range.first, range.second, dtype_int},
+                              dequantize_kwargs(input));
+    result.quantize = q->node();
+    result.dequantize = dq->node();
+  }
+
+  Module& module_;
+  Graph& graph_;
+  int64_t per_channel_ = 0;
+};
+
+}  // namespace
+
+std::vector<ConvertedObserver> convert_observers(Module& module) { return ObserverConverter(module).run(); }
+
+void remove_observer_modules(Module& module) {
+  std::vector<std::string> names;
+  for (const auto& child : module.named_children()) {
+    if (observers::is_observer(child.value) || observers::is_derived_observer(child.value)) names.push_back(child.name);
+  }
+  for (const auto& name : names) {
+    module._ivalue()->unsafeRemoveAttr(name);
+    module.type()->unsafeRemoveAttribute(name);
+  }
+}
+
+}  // namespace passes
+}  // namespace torch_pt2e

@@ -1,0 +1,41 @@
+// convert_pt2e's observer replacement (upstream's
+// _replace_observer_with_quantize_dequantize_node_decomposed).
+//
+// Matches every observer call of a prepared graph (passes/observer_calls.h).
+// Each becomes, in its place:
+//   static per-tensor:  x -> quantize_per_tensor(x, scale, zp, qmin, qmax, dtype) -> dequantize_per_tensor(...)
+//                       (scale and zero point as literals)
+//   static per-channel: x -> quantize_per_channel(x, %scale, %zp, axis, ...) -> dequantize_per_channel(...)
+//                       (scale and zero point as attributes of the top module)
+//   dynamic:            choose_qparams[_symmetric].tensor(x, qmin, qmax, eps, dtype)
+//                       -> quantize_per_tensor.tensor -> dequantize_per_tensor.tensor
+//   float16:            convert_element_type.no_fuse(x, fp16) -> convert_element_type.no_fuse(., fp32)
+//   anything else (e.g. a float32 placeholder on a bias): removed.
+// All former users of the observer read the one dequantize; the observer
+// submodules are deleted afterwards.
+// Precondition of this in-place pass: `module` has not run forward yet
+// (TorchScript caches the optimized graph on the first run); clone a module
+// that has, as convert_pt2e does.
+#pragma once
+
+#include <vector>
+
+#include <torch/csrc/jit/api/module.h>
+
+namespace torch_pt2e {
+namespace passes {
+
+struct ConvertedObserver {
+  torch::jit::Node* quantize = nullptr;    // null when the observer was removed
+  torch::jit::Node* dequantize = nullptr;
+  torch::jit::Value* input = nullptr;      // the observed value
+};
+
+// Returns the quantize/dequantize pairs created, in graph order.
+std::vector<ConvertedObserver> convert_observers(torch::jit::Module& module);
+
+// Deletes the observer submodules (and derived observers) from the module.
+void remove_observer_modules(torch::jit::Module& module);
+
+}  // namespace passes
+}  // namespace torch_pt2e

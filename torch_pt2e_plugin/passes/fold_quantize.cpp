@@ -1,0 +1,163 @@
+#include "torch_pt2e_plugin/passes/fold_quantize.h"
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include <ATen/core/stack.h>
+#include <c10/util/Exception.h>
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+
+#include "torch_pt2e_plugin/passes/graph_utils.h"
+#include "torch_pt2e_plugin/passes/qdq_nodes.h"
+
+namespace torch_pt2e {
+namespace passes {
+namespace {
+
+using torch::jit::Module;
+using torch::jit::Node;
+using torch::jit::Value;
+
+bool is_never_folded(const Node* node) {
+  const std::string name = node->kind().toQualString();
+  return is_dequantize(node) || name == "quantized_decomposed::convert_element_type";
+}
+
+// Evaluates values computed from attributes and constants only.
+class ConstantEvaluator {
+ public:
+  explicit ConstantEvaluator(const Module& module) : module_(module) {}
+
+  c10::optional<c10::IValue> evaluate(Value* value) {
+    const auto cached = cache_.find(value);
+    if (cached != cache_.end()) return cached->second;
+    c10::optional<c10::IValue> result = compute(value);
+    cache_[value] = result;
+    return result;
+  }
+
+ private:
+  c10::optional<c10::IValue> compute(Value* value) {
+    Node* node = value->node();
+    if (node->kind() == c10::prim::Constant) return torch::jit::toIValue(value);
+    if (node->kind() == c10::prim::GetAttr) return attribute_value(value, module_);
+    if (node->kind() == c10::prim::unchecked_cast) return evaluate(node->input());
+    if (node->kind() == c10::prim::Param || node->blocks().size() > 0 || is_never_folded(node)) return c10::nullopt;
+    if (node->hasSideEffects() || node->isNondeterministic() || node->kind() == c10::prim::CallMethod ||
+        node->kind() == c10::prim::CallFunction) {
+      return c10::nullopt;
+    }
+    if (node->kind() != c10::prim::ListConstruct && node->kind() != c10::prim::TupleConstruct &&
+        node->maybeOperator() == nullptr) {
+      return c10::nullopt;
+    }
+    torch::jit::Stack stack;
+    for (Value* input : node->inputs()) {
+      auto evaluated = evaluate(input);
+      if (!evaluated) return c10::nullopt;
+      stack.push_back(*evaluated);
+    }
+    if (node->kind() == c10::prim::ListConstruct) {
+      // Typed lists, as the interpreter builds them.
+      auto list_type = node->output()->type()->expect<c10::ListType>();
+      c10::impl::GenericList list(list_type->getElementType());
+      for (auto& item : stack) list.push_back(item);
+      stack.clear();
+      stack.emplace_back(std::move(list));
+    } else if (node->kind() == c10::prim::TupleConstruct) {
+      auto tuple = c10::ivalue::Tuple::create(std::vector<c10::IValue>(stack.begin(), stack.end()));
+      stack.clear();
+      stack.emplace_back(std::move(tuple));
+    } else {
+      node->getOperation()(stack);
+    }
+    TORCH_CHECK(stack.size() == node->outputs().size(), "fold_quantize: ", node->kind().toQualString(), " returned ",
+                stack.size(), " values for ", node->outputs().size(), " outputs");
+    for (size_t i = 0; i < node->outputs().size(); ++i) cache_[node->output(i)] = stack[i];
+    return cache_.at(value);
+  }
+
+  const Module& module_;
+  std::unordered_map<Value*, c10::optional<c10::IValue>> cache_;
+};
+
+}  // namespace
+
+int64_t fold_quantize(Module& module) {
+  auto graph = module.get_method("forward").graph();
+  std::vector<Node*> quantizes;
+  for (Node* node : graph->nodes()) {
+    if (is_quantize(node) && schema_name(node) != "quantized_decomposed::quantize_per_tensor.tensor2") {
+      quantizes.push_back(node);
+    }
+  }
+  ConstantEvaluator evaluator(module);
+  int64_t folded = 0;
+  for (Node* q : quantizes) {
+    const auto input = evaluator.evaluate(q->input(0));
+    if (!input || !input->isTensor()) continue;
+    const auto result = evaluator.evaluate(q->output());
+    if (!result || !result->isTensor()) continue;
+    const std::string name = unique_attribute_name(module, "_frozen_param" + std::to_string(folded));
+    Value* attribute = add_tensor_attribute(module, *graph, name, result->toTensor(), /*is_parameter=*/false);
+    copy_metadata(q, attribute->node());
+    q->output()->replaceAllUsesWith(attribute);
+    ++folded;
+  }
+  if (folded > 0) torch::jit::EliminateDeadCode(graph);
+  return folded;
+}
+
+int64_t remove_unused_attributes(Module& module) {
+  auto graph = module.get_method("forward").graph();
+  torch::jit::EliminateDeadCode(graph);
+  // (object, attribute) pairs the graph reads, including module-valued ones.
+  std::unordered_set<std::string> used;
+  auto key = [](const c10::ivalue::Object* object, const std::string& name) {
+    return std::to_string(reinterpret_cast<uintptr_t>(object)) + "/" + name;
+  };
+  for (Node* node : graph->nodes()) {
+    if (node->kind() != c10::prim::GetAttr) continue;
+    const auto ref = resolve_attribute(node->output(), module);
+    if (ref) used.insert(key(ref->holder._ivalue().get(), ref->name));
+  }
+  // Group instances by type: an attribute leaves a type only when no
+  // instance of that type is read (types are shared between instances).
+  std::unordered_map<const c10::ClassType*, std::vector<Module>> instances;
+  std::vector<Module> order;
+  for (const auto& child : module.named_modules()) {
+    auto& list = instances[child.value.type().get()];
+    if (list.empty()) order.push_back(child.value);
+    list.push_back(child.value);
+  }
+  int64_t removed = 0;
+  // Children before parents, so a submodule emptied here can leave its parent too.
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const Module& representative = *it;
+    const auto type = representative.type();
+    // Methods other than the top module's forward may read attributes.
+    if (!type->methods().empty() && type != module.type()) continue;
+    std::vector<std::string> names;
+    for (size_t slot = 0; slot < type->numAttributes(); ++slot) {
+      const auto& attribute_type = type->getAttribute(slot);
+      const bool tensor_like = attribute_type->isSubtypeOf(*c10::TensorType::get()) ||
+                               attribute_type->isSubtypeOf(*c10::OptionalType::ofTensor());
+      const bool empty_module = attribute_type->cast<c10::ClassType>() &&
+                                attribute_type->cast<c10::ClassType>()->numAttributes() == 0;
+      if (tensor_like || empty_module) names.push_back(type->getAttributeName(slot));
+    }
+    for (const auto& name : names) {
+      bool read = false;
+      for (const Module& instance : instances.at(type.get())) read |= used.count(key(instance._ivalue().get(), name)) > 0;
+      if (read) continue;
+      for (const Module& instance : instances.at(type.get())) instance._ivalue()->unsafeRemoveAttr(name);
+      type->unsafeRemoveAttribute(name);
+      ++removed;
+    }
+  }
+  return removed;
+}
+
+}  // namespace passes
+}  // namespace torch_pt2e

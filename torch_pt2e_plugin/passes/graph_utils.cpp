@@ -1,0 +1,126 @@
+#include "torch_pt2e_plugin/passes/graph_utils.h"
+
+#include <unordered_map>
+
+#include <c10/util/Exception.h>
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/ir/scope.h>
+
+namespace torch_pt2e {
+namespace passes {
+
+using torch::jit::Node;
+using torch::jit::Value;
+
+namespace {
+
+// ClassType's attribute lookup by name scans every attribute, which makes a
+// pass over an nn.Sequential of N blocks quadratic (the top class has N
+// attributes). Slots are cached per class; a cached slot is used only after
+// checking the slot still has that name, so a stale entry can only cost a rebuild.
+c10::optional<size_t> attribute_slot(const c10::ClassType& type, const std::string& name) {
+  thread_local std::unordered_map<const c10::ClassType*, std::unordered_map<std::string, size_t>> cache;
+  auto& slots = cache[&type];
+  auto it = slots.find(name);
+  if (it != slots.end() && it->second < type.numAttributes() && type.getAttributeName(it->second) == name) {
+    return it->second;
+  }
+  slots.clear();
+  for (size_t i = 0; i < type.numAttributes(); ++i) slots.emplace(type.getAttributeName(i), i);
+  it = slots.find(name);
+  if (it == slots.end()) return c10::nullopt;
+  return it->second;
+}
+
+}  // namespace
+
+c10::optional<AttributeRef> resolve_attribute(Value* v, const torch::jit::Module& owner) {
+  std::vector<std::string> names;
+  Value* current = v;
+  while (current->node()->kind() == c10::prim::GetAttr) {
+    names.push_back(current->node()->s(c10::attr::name));
+    current = current->node()->input();
+  }
+  const auto& graph_inputs = v->owningGraph()->inputs();
+  if (names.empty() || graph_inputs.empty() || current != graph_inputs[0]) return c10::nullopt;
+  c10::intrusive_ptr<c10::ivalue::Object> holder = owner._ivalue();
+  std::string path;
+  for (size_t i = names.size(); i-- > 1;) {
+    const auto slot = attribute_slot(*holder->type(), names[i]);
+    if (!slot) return c10::nullopt;
+    const c10::IValue& child = holder->getSlot(*slot);
+    if (!child.isObject()) return c10::nullopt;
+    holder = child.toObject();
+    path += names[i] + ".";
+  }
+  if (!attribute_slot(*holder->type(), names[0])) return c10::nullopt;
+  return AttributeRef{torch::jit::Module(holder), names[0], path + names[0]};
+}
+
+c10::optional<c10::IValue> attribute_value(Value* v, const torch::jit::Module& owner) {
+  const auto ref = resolve_attribute(v, owner);
+  if (!ref) return c10::nullopt;
+  return ref->holder._ivalue()->getSlot(*attribute_slot(*ref->holder.type(), ref->name));
+}
+
+c10::optional<at::Tensor> attribute_tensor(Value* v, const torch::jit::Module& owner) {
+  const auto value = attribute_value(v, owner);
+  if (!value || !value->isTensor()) return c10::nullopt;
+  return value->toTensor();
+}
+
+c10::optional<c10::IValue> constant_value(Value* v) { return torch::jit::toIValue(v); }
+
+std::string unique_attribute_name(const torch::jit::Module& module, const std::string& base) {
+  std::string name = base;
+  for (int i = 1; module.hasattr(name) || module.type()->hasAttribute(name); ++i) {
+    name = base + "_" + std::to_string(i);
+  }
+  return name;
+}
+
+Value* add_tensor_attribute(torch::jit::Module& module, torch::jit::Graph& graph, const std::string& base,
+                            const at::Tensor& value, bool is_parameter) {
+  const std::string name = unique_attribute_name(module, base);
+  module.register_attribute(name, c10::TensorType::get(), value, is_parameter, /*is_buffer=*/!is_parameter);
+  torch::jit::WithInsertPoint guard(graph.param_node()->next());
+  Node* get = graph.insertNode(graph.createGetAttr(graph.inputs()[0], name));
+  get->output()->setDebugName(name);
+  return get->output();
+}
+
+std::string schema_name(const Node* node) {
+  const auto* schema = node->maybeSchema();
+  if (schema == nullptr) return "";
+  return schema->overload_name().empty() ? schema->name() : schema->name() + "." + schema->overload_name();
+}
+
+void copy_metadata(Node* from, Node* to) {
+  to->setSourceRange(from->sourceRange());
+  to->setScope(from->scope());
+  if (from->callstack()) to->setCallStack(*from->callstack());
+}
+
+std::vector<std::pair<std::string, std::string>> module_stack(const Node* node) {
+  std::vector<std::pair<std::string, std::string>> stack;
+  auto callstack = node->callstack();
+  std::string path;
+  while (callstack) {
+    const auto& entry = *callstack;
+    const auto instance = entry->module_instance();
+    // "SELF" is a call of another method of the same module (Conv2d.forward -> _conv_forward).
+    if (instance && instance->instance_name() != "SELF") {
+      const std::string name = instance->instance_name();
+      path = path.empty() ? name : path + "." + name;
+      const auto type = instance->class_type();
+      stack.emplace_back(path, type && type->name() ? type->name()->qualifiedName() : std::string());
+    }
+    auto callee = entry->callee();
+    if (!callee) break;
+    callstack = *callee;
+  }
+  return stack;
+}
+
+}  // namespace passes
+}  // namespace torch_pt2e

@@ -1,0 +1,54 @@
+// Small queries on TorchScript graphs shared by the passes.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <ATen/core/ivalue.h>
+#include <c10/util/Optional.h>
+#include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/ir/ir.h>
+
+namespace torch_pt2e {
+namespace passes {
+
+// The module attribute a value reads: `v` is the output of a chain of
+// `prim::GetAttr` nodes rooted at the graph's first input (`self` of `owner`).
+struct AttributeRef {
+  torch::jit::Module holder;  // the module whose slot holds the attribute
+  std::string name;           // slot name in `holder`
+  std::string path;           // dotted path from the top module, e.g. "layer1.0.conv1.weight"
+};
+c10::optional<AttributeRef> resolve_attribute(torch::jit::Value* v, const torch::jit::Module& owner);
+
+// The attribute's current value (tensor, module, ...), if `v` reads one.
+c10::optional<c10::IValue> attribute_value(torch::jit::Value* v, const torch::jit::Module& owner);
+
+// A tensor held by a module attribute, if `v` reads one.
+c10::optional<at::Tensor> attribute_tensor(torch::jit::Value* v, const torch::jit::Module& owner);
+
+// `prim::Constant` value of `v`, if it is one.
+c10::optional<c10::IValue> constant_value(torch::jit::Value* v);
+
+// A name not yet used by an attribute or submodule of `module`: `base`, or
+// `base_1`, `base_2`, ...
+std::string unique_attribute_name(const torch::jit::Module& module, const std::string& base);
+
+// Registers `value` as a buffer of `module` under a fresh name derived from
+// `base` and returns a `prim::GetAttr` of it inserted at the graph's start.
+torch::jit::Value* add_tensor_attribute(torch::jit::Module& module, torch::jit::Graph& graph, const std::string& base,
+                                        const at::Tensor& value, bool is_parameter);
+
+// The schema's "name.overload" (or "name") of a node, "" for nodes without a schema.
+std::string schema_name(const torch::jit::Node* node);
+
+// Copies source range, scope and inlined call stack (the TorchScript form of
+// node metadata) from `from` to `to`.
+void copy_metadata(torch::jit::Node* from, torch::jit::Node* to);
+
+// Module path ("layer1.0.conv1") and types ("__torch__...Conv2d", outermost
+// first) of the submodule calls a node was inlined from.
+std::vector<std::pair<std::string, std::string>> module_stack(const torch::jit::Node* node);
+
+}  // namespace passes
+}  // namespace torch_pt2e

@@ -1,0 +1,22 @@
+// Recognizers for the quantized_decomposed nodes the convert passes work on.
+#pragma once
+
+#include <torch/csrc/jit/ir/ir.h>
+
+namespace torch_pt2e {
+namespace passes {
+
+// quantize_per_tensor (default, .tensor, .tensor2) or quantize_per_channel.
+bool is_quantize(const torch::jit::Node* node);
+// dequantize_per_tensor (default, .tensor, .tensor2) or dequantize_per_channel.
+bool is_dequantize(const torch::jit::Node* node);
+// The overloads upstream's DuplicateDQPass handles: dequantize_per_tensor
+// (default, .tensor) and dequantize_per_channel.
+bool is_duplicable_dequantize(const torch::jit::Node* node);
+// quantized_decomposed::choose_qparams.tensor (not the symmetric variant).
+bool is_choose_qparams(const torch::jit::Node* node);
+// Nodes that only read a tensor's shape (upstream ignores sym_size users).
+bool is_shape_query(const torch::jit::Node* node);
+
+}  // namespace passes
+}  // namespace torch_pt2e

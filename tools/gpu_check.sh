@@ -5,7 +5,8 @@
 #   1. builds libtorch_pt2e.so with CMake against the wheel's LibTorch, CUDA on (sm_90)
 #   2. the GoogleTest binaries, including the *_CUDA tests (which must run, not skip)
 #   3. pytest: CUDA vs CPU kernels and vs torch's own quantized_decomposed ops
-#      (tests/ops/test_cuda_parity.py, must not skip), and the coexistence tests
+#      (tests/ops/test_cuda_parity.py, tests/ops/test_cuda_out_dtype.py, must not
+#      skip), and the coexistence tests
 #      with torch's Python library in both load orders (tests/ops/test_coexistence.py)
 #   4. tools/bench_cuda.py: the table for BENCHMARKS.md ("CUDA kernels"), written
 #      to $TORCH_PT2E_GPU_BUILD_DIR/cuda_benchmarks.md
@@ -63,9 +64,10 @@ fi
 
 step "pytest: CUDA parity (vs CPU kernels and torch's own ops), coexistence in both load orders"
 export TORCH_PT2E_LIBRARY="$PWD/$BUILD/libtorch_pt2e.so"
-"$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/ops/test_cuda_parity.py tests/ops/test_coexistence.py \
+"$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/ops/test_cuda_parity.py tests/ops/test_cuda_out_dtype.py \
+  tests/ops/test_coexistence.py \
   | tee "$BUILD/pytest_cuda.log"
-if grep -E "^SKIPPED .*test_cuda_parity" "$BUILD/pytest_cuda.log" | grep -v "free GPU memory"; then
+if grep -E "^SKIPPED .*test_cuda_(parity|out_dtype)" "$BUILD/pytest_cuda.log" | grep -v "free GPU memory"; then
   echo "CUDA parity tests were skipped on a GPU machine (reasons above)" >&2
   exit 1
 fi

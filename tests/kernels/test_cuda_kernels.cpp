@@ -69,7 +69,9 @@ void expect_same(const at::Tensor& gpu, const at::Tensor& cpu, const std::string
   ASSERT_TRUE(gpu.is_cuda());
   ASSERT_EQ(gpu.scalar_type(), cpu.scalar_type());
   ASSERT_EQ(gpu.sizes(), cpu.sizes());
-  if (cpu.numel() > 1) EXPECT_EQ(gpu.strides(), cpu.strides());
+  if (cpu.numel() > 1) {
+    EXPECT_EQ(gpu.strides(), cpu.strides());
+  }
   const at::Tensor g = gpu.cpu().contiguous(), c = cpu.contiguous();
   const auto bytes = static_cast<size_t>(c.numel()) * c.element_size();
   EXPECT_EQ(std::memcmp(g.data_ptr(), c.data_ptr(), bytes), 0);
@@ -216,6 +218,25 @@ TEST(CudaConvertElementType, NoFuse_CUDA) {
   for (const auto dtype : {at::kHalf, at::kBFloat16, at::kDouble}) {
     expect_parity("quantized_decomposed::convert_element_type", "no_fuse", {x, dtype}, c10::toString(dtype));
   }
+}
+
+TEST(CudaOutDtype, IntegerMmConvAndRequantize_CUDA) {
+  SKIP_WITHOUT_CUDA();
+  at::manual_seed(0);
+  const at::Tensor a = at::randint(-128, 128, {37, 300}, at::kChar);
+  const at::Tensor b = at::randint(0, 256, {300, 45}, at::kByte);
+  expect_parity("torch_pt2e::out_dtype_mm", "", {a, b, at::kInt}, "mm");
+  expect_parity("torch_pt2e::out_dtype_mm", "", {a, b.t().contiguous().t(), at::kInt}, "mm, column-major mat2");
+  const at::Tensor x = at::randint(0, 256, {2, 6, 11, 9}, at::kByte);
+  const at::Tensor w = at::randint(-128, 128, {8, 3, 3, 3}, at::kChar);
+  const at::Tensor bias = at::randint(-1000, 1000, {8}, at::kInt);
+  expect_parity("torch_pt2e::out_dtype_convolution", "",
+                {x, w, bias, std::vector<int64_t>{2, 1}, std::vector<int64_t>{1, 2}, std::vector<int64_t>{1, 2},
+                 false, std::vector<int64_t>{0, 0}, int64_t{2}, at::kInt},
+                "grouped conv");
+  const at::Tensor acc = at::randint(-1000000, 1000000, {1031}, at::kInt);
+  expect_parity("torch_pt2e::out_dtype_mul", "Scalar", {acc, 0.0123, at::kInt}, "mul");
+  expect_parity("torch_pt2e::out_dtype_div", "Tensor", {acc, at::full({}, 7.5f), at::kInt}, "div");
 }
 
 }  // namespace

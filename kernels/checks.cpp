@@ -309,5 +309,27 @@ void check_choose_qparams_per_token_input(const char* op, const at::Tensor& inpu
               input.sizes());
 }
 
+void check_observed_range(const char* op, const std::string& what, double min, double max, bool has_nan) {
+  TORCH_CHECK(!has_nan && std::isfinite(min) && std::isfinite(max), op, ": ", what,
+              " must hold finite values to choose quantization parameters, found min = ", min, ", max = ", max,
+              has_nan ? " and NaN" : "");
+}
+
+void check_chosen_scale(const char* op, double scale, double min, double max, c10::ScalarType input_dtype) {
+  TORCH_CHECK(std::isfinite(scale), op, ": the input's range [", min, ", ", max, "] overflows ", input_dtype,
+              " in the scale computation, so the scale would be ", scale);
+}
+
+void check_token_abs_max(const char* op, double abs_max, bool has_nan, int64_t token) {
+  TORCH_CHECK(!has_nan && std::isfinite(abs_max), op,
+              ": input must hold finite values to choose quantization parameters, found max |x| = ", abs_max,
+              has_nan ? " and NaN" : "", " in token ", token);
+}
+
+void check_no_nan(const char* op, const at::Tensor& input, bool has_nan) {
+  TORCH_CHECK(!has_nan, op, ": input must not contain NaN (upstream asserts it), got NaN at flat index ",
+              at::isnan(input).reshape({-1}).nonzero().min().item<int64_t>());
+}
+
 }  // namespace kernels
 }  // namespace torch_pt2e

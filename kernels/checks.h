@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -128,6 +129,24 @@ void check_choose_qparams_per_token_input(const char* op, const at::Tensor& inpu
 
 // Shape of per-token qparams: input.shape[:-1] + [1], or [] for a 0-d input.
 std::vector<int64_t> per_token_qparams_shape(const at::Tensor& input);
+
+// ---- checks of values that a kernel found (CPU and CUDA report alike) -------
+
+// choose_qparams*: the observed [min, max] (over the non-NaN values) must be
+// finite and NaN-free; `what` names the data ("input", "token 3 of input").
+void check_observed_range(const char* op, const std::string& what, double min, double max, bool has_nan);
+
+// choose_qparams.tensor / symmetric: the scale computed in the input's dtype
+// from [min, max] must be finite (float16 ranges can overflow).
+void check_chosen_scale(const char* op, double scale, double min, double max, c10::ScalarType input_dtype);
+
+// choose_qparams_per_token: a token's max |x| (over its non-NaN values) must
+// be finite and the token NaN-free.
+void check_token_abs_max(const char* op, double abs_max, bool has_nan, int64_t token);
+
+// quantize_per_channel_group: upstream asserts the input has no NaN; the
+// message names the first one (`has_nan` is what the kernel found).
+void check_no_nan(const char* op, const at::Tensor& input, bool has_nan);
 
 }  // namespace kernels
 }  // namespace torch_pt2e

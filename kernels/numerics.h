@@ -125,13 +125,14 @@ static PT2E_HD T clamp(T v, T lo, T hi) {
 
 // quantize_per_tensor: `inv_scale = 1.0 / scale` is a Python double, and an
 // fp32 tensor times a Python float multiplies in fp32.
+// (On CUDA, computed on the device when the scale is a GPU tensor.)
 static PT2E_HD float per_tensor_inv_scale(double scale) {
-  return static_cast<float>(1.0 / scale);
+  return static_cast<float>(div_rn(1.0, scale));
 }
 // quantize_per_channel / per_token / per_channel_group: `1.0 / scales` is a
 // tensor reciprocal in the scales' own dtype.
-static PT2E_HD float tensor_reciprocal(float scale) { return 1.0f / scale; }
-static PT2E_HD double tensor_reciprocal(double scale) { return 1.0 / scale; }
+static PT2E_HD float tensor_reciprocal(float scale) { return div_rn(1.0f, scale); }
+static PT2E_HD double tensor_reciprocal(double scale) { return div_rn(1.0, scale); }
 
 // ---- quantize ---------------------------------------------------------------
 
@@ -267,20 +268,25 @@ static PT2E_HD float fake_quantize_output(float t, float zero_point, float scale
 // ATen evaluates each float16/bfloat16 op in float and rounds the result to
 // the storage type; these policies let one template replay such a chain of
 // tensor ops for every dtype. `rounded(v)` is the value the tensor holds.
+// `kReduced`: the storage type is narrower than value_type.
 struct Float32Arith {
   using value_type = float;
+  static constexpr bool kReduced = false;
   static PT2E_HD float rounded(float v) { return v; }
 };
 struct Float64Arith {
   using value_type = double;
+  static constexpr bool kReduced = false;
   static PT2E_HD double rounded(double v) { return v; }
 };
 struct BFloat16Arith {
   using value_type = float;
+  static constexpr bool kReduced = true;
   static PT2E_HD float rounded(float v) { return bf16_to_float(float_to_bf16(v)); }
 };
 struct Float16Arith {
   using value_type = float;
+  static constexpr bool kReduced = true;
   static PT2E_HD float rounded(float v) { return half_to_float(float_to_half(v)); }
 };
 
@@ -337,6 +343,15 @@ static PT2E_HD Q to_quantized_saturating(T v, int64_t qmin, int64_t qmax) {
   i = i < qmin ? qmin : i;
   i = i > qmax ? qmax : i;
   return static_cast<Q>(i);
+}
+
+// The code a per-channel / per-token / per-group chain in arithmetic A
+// stores: clamp bounds rounded to a reduced dtype can exceed the integer
+// range (bfloat16(32767) = 32768), so those chains saturate in the integer
+// domain as well.
+template <typename A, typename Q>
+static PT2E_HD Q to_quantized_in(typename A::value_type v, int64_t qmin, int64_t qmax) {
+  return A::kReduced ? to_quantized_saturating<Q>(v, qmin, qmax) : to_quantized<Q>(v, qmin, qmax);
 }
 
 struct QParams {

@@ -7,6 +7,7 @@ own LibTorch, GoogleTest or rules_cc.
 """
 
 load("//third_party/coverage_tools:coverage_tools.bzl", "coverage_tools_stub_repository")
+load("//third_party/cuda:cuda.bzl", "cuda_toolkit_repository")
 load("//third_party/libtorch:libtorch.bzl", "libtorch_repository")
 load("//third_party/rules_cc:rules_cc.bzl", "rules_cc_shim_repository")
 load("//third_party/system:system.bzl", "system_cc_library", "system_directory_repository")
@@ -25,6 +26,8 @@ def torch_pt2e_dependencies():
     )
     _maybe(coverage_tools_stub_repository, name = "remote_coverage_tools")
     _maybe(libtorch_repository, name = "libtorch")
+    # Fetched only by --config=cuda builds (nvcc is looked for then).
+    _maybe(cuda_toolkit_repository, name = "cuda_toolkit")
     _maybe(
         system_cc_library,
         name = "googletest",

@@ -27,12 +27,6 @@ constexpr const char* kChooseSymmetricOp = "quantized_decomposed::choose_qparams
 constexpr const char* kPerTokenOp = "quantized_decomposed::choose_qparams_per_token";
 constexpr const char* kPerTokenAsymmetricOp = "quantized_decomposed::choose_qparams_per_token_asymmetric";
 
-void check_finite(const char* op, const char* what, const MinMax& found) {
-  TORCH_CHECK(!found.has_nan && std::isfinite(found.min) && std::isfinite(found.max), op, ": ", what,
-              " must hold finite values to choose quantization parameters, found min = ", found.min,
-              ", max = ", found.max, found.has_nan ? " and NaN" : "");
-}
-
 template <typename Fn>
 nm::QParams for_input_dtype(at::ScalarType dtype, const Fn& fn) {
   switch (dtype) {
@@ -58,7 +52,7 @@ std::tuple<at::Tensor, at::Tensor> choose_qparams(const char* op, const at::Tens
     return {scale, zero_point};
   }
   const MinMax found = tensor_min_max(input);
-  check_finite(op, "input", found);
+  check_observed_range(op, "input", found.min, found.max, found.has_nan);
   const float eps_f32 = static_cast<float>(eps);
   const auto min_val = static_cast<float>(found.min), max_val = static_cast<float>(found.max);
   const nm::QParams qparams = for_input_dtype(input.scalar_type(), [&](auto arith) {
@@ -67,9 +61,7 @@ std::tuple<at::Tensor, at::Tensor> choose_qparams(const char* op, const at::Tens
                                                        dtype == at::kByte)
                      : nm::choose_qparams_affine<A>(min_val, max_val, quant_min, quant_max, eps_f32);
   });
-  TORCH_CHECK(std::isfinite(qparams.scale), op, ": the input's range [", found.min, ", ", found.max,
-              "] overflows ", input.scalar_type(), " in the scale computation, so the scale would be ",
-              qparams.scale);
+  check_chosen_scale(op, qparams.scale, found.min, found.max, input.scalar_type());
   scale.fill_(qparams.scale);
   zero_point.fill_(qparams.zero_point);
   return {scale, zero_point};
@@ -104,9 +96,7 @@ void store_per_token_scales(const at::Tensor& src, const AbsMaxFn fn, Storage* s
   using T = typename A::value_type;
   for_each_token(src, [&](int64_t row, const void* data, int64_t length) {
     const AbsMax found = fn(data, length);
-    TORCH_CHECK(!found.has_nan && std::isfinite(found.max), kPerTokenOp,
-                ": input must hold finite values to choose quantization parameters, found max |x| = ", found.max,
-                found.has_nan ? " and NaN" : "", " in token ", row);
+    check_token_abs_max(kPerTokenOp, found.max, found.has_nan, row);
     scales[row] = Storage(nm::choose_scale_per_token_symmetric<A>(static_cast<T>(found.max)));
   });
 }
@@ -143,7 +133,8 @@ void store_per_token_asymmetric(const at::Tensor& src, double* scales, int64_t* 
   for_each_token(src, [&](int64_t row, const void* data, int64_t length) {
     const MinMax found = fn(data, length);
     if (found.has_nan || !std::isfinite(found.min) || !std::isfinite(found.max)) {
-      check_finite(kPerTokenAsymmetricOp, ("token " + std::to_string(row) + " of input").c_str(), found);
+      check_observed_range(kPerTokenAsymmetricOp, "token " + std::to_string(row) + " of input", found.min, found.max,
+                           found.has_nan);
     }
     const nm::QParams qparams =
         nm::choose_qparams_per_token_asymmetric<A>(static_cast<T>(found.min), static_cast<T>(found.max));

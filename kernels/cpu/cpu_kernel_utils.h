@@ -1,6 +1,7 @@
-// Helpers shared by the ATen-facing CPU kernels: dtype mapping to the loop
-// tables, reading tensor quantization parameters, and running a loop over
-// the memory of a tensor on all threads.
+// Helpers of the ATen-facing CPU kernels: dtype mapping to the loop tables,
+// parameter layouts, and running a loop over the memory of a tensor on all
+// threads. Device-independent helpers (promotion, parameter conversion,
+// reading one-element tensors) are in kernels/kernel_utils.h.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <c10/util/Optional.h>
 
 #include "kernels/cpu/loops.h"
+#include "kernels/kernel_utils.h"
 
 namespace torch_pt2e {
 namespace kernels {
@@ -21,45 +23,8 @@ constexpr int64_t kParallelGrain = 1 << 15;
 c10::optional<FloatType> float_type(at::ScalarType dtype);
 c10::optional<QuantType> quant_type(at::ScalarType dtype);
 
-// The same tensor if its elements occupy one dense block of memory (any
-// dimension order, e.g. channels-last), else a contiguous copy. Element-wise
-// loops then walk the block in memory order, and `empty_like` outputs get
-// the same layout, as upstream's element-wise ops produce.
-at::Tensor dense(const at::Tensor& t);
-
-// `tensor.item()` of a one-element scale, checked to be one element.
-double read_scale(const char* op, const char* name, const at::Tensor& value);
-
-// `tensor.item()` of a one-element integer parameter (zero point, bound).
-// Floating tensors are accepted when they hold an integral value.
-int64_t read_integer(const char* op, const char* name, const at::Tensor& value);
-
 // The loops' compute type for a floating dtype (nullopt for others).
 c10::optional<ComputeType> compute_type(at::ScalarType dtype);
-
-// Values of t converted to `dtype` (as torch's promotion converts an
-// operand), stored as the loops read them: float for bfloat16/float16.
-at::Tensor as_loop_values(const at::Tensor& t, at::ScalarType dtype);
-
-// `1.0 / scales`, a reciprocal in the scales' own dtype (so bfloat16/float16
-// scales give a rounded reciprocal), as loop values of `dtype`.
-at::Tensor reciprocal_as_loop_values(const at::Tensor& scales, at::ScalarType dtype);
-
-// An operand of a binary tensor op, for type promotion: its dtype and
-// whether it is 0-d (a 0-d tensor does not promote a dimensioned one of the
-// same category, e.g. bfloat16[N] * float32[] stays bfloat16).
-struct Operand {
-  at::ScalarType dtype;
-  bool zero_dim;
-};
-// The result dtype and dimensionality ATen gives a binary op on a and b.
-Operand promote(Operand a, Operand b);
-inline Operand operand(const at::Tensor& t) { return {t.scalar_type(), t.dim() == 0}; }
-
-// Elements of the dense tensor that share a channel of `axis` in a run of
-// memory: stride(axis), or all of them when the axis has a single channel
-// (whose stride may then be anything).
-int64_t channel_run(const at::Tensor& dense_tensor, int64_t axis);
 
 // How per-entry parameters are laid out for the loops (see ParamLayout in
 // loops.h): long runs keep one entry per run; short runs are expanded to one
@@ -106,12 +71,6 @@ void dequantize_channels(const at::Tensor& src, const at::Tensor& out, ComputeTy
 
 // The dtype dequantize's zero points are passed to the loops in.
 at::ScalarType zero_point_loop_dtype(DifferenceType difference);
-
-// The last steps of a quantize expression evaluated with ATen ops (the slow
-// path for rare dtype combinations): NaN becomes `nan_value`, the result is
-// clamped to [quant_min, quant_max] and converted, saturating, to dtype.
-at::Tensor finish_quantize_expression(const at::Tensor& unclamped, const at::Tensor& nan_value, int64_t quant_min,
-                                      int64_t quant_max, at::ScalarType dtype);
 
 // How dequantize computes `q - zero_point` for these operand dtypes, or
 // nullopt when only the ATen expression reproduces it (a narrow integer

@@ -132,9 +132,6 @@ template <> struct ArithOf<ComputeType::kDouble> { using type = nm::Float64Arith
 template <> struct ArithOf<ComputeType::kBFloat16> { using type = nm::BFloat16Arith; };
 template <> struct ArithOf<ComputeType::kHalf> { using type = nm::Float16Arith; };
 
-template <ComputeType C>
-constexpr bool kReducedCompute = C == ComputeType::kBFloat16 || C == ComputeType::kHalf;
-
 template <FloatType F>
 static inline float to_float(typename FloatStorage<F>::type v) {
   if constexpr (F == FloatType::kHalf) {
@@ -227,15 +224,9 @@ static inline typename A::value_type quantize_value(typename A::value_type x, ty
   }
 }
 
-// Clamp bounds rounded to a reduced dtype can exceed the integer range
-// (bfloat16(32767) = 32768); those chains saturate in the integer domain.
 template <ComputeType Compute, typename Q, typename T>
 static inline Q store_quantized(T v, int64_t lo_i, int64_t hi_i) {
-  if constexpr (kReducedCompute<Compute>) {
-    return nm::to_quantized_saturating<Q>(v, lo_i, hi_i);
-  } else {
-    return nm::to_quantized<Q>(v, lo_i, hi_i);
-  }
+  return nm::to_quantized_in<typename ArithOf<Compute>::type, Q>(v, lo_i, hi_i);
 }
 
 template <RoundingOrder Order, ComputeType Compute, typename Q>

@@ -7,6 +7,7 @@
 #include "kernels/checks.h"
 #include "kernels/cpu/cpu_kernel_utils.h"
 #include "kernels/cpu/loops.h"
+#include "kernels/expressions.h"
 
 namespace torch_pt2e {
 namespace kernels {
@@ -27,20 +28,15 @@ at::Tensor quantize_per_channel_group(const at::Tensor& input, const at::Tensor&
   check_quant_range(kQuantizeOp, quant_min, quant_max, dtype);
   check_scale_values(kQuantizeOp, "scales", scales);
   check_zero_point_values(kQuantizeOp, zero_points, quant_min, quant_max);
-  TORCH_CHECK(input.numel() == 0 || !tensor_min_max(input).has_nan, kQuantizeOp,
-              ": input must not contain NaN (upstream asserts it), got NaN at flat index ",
-              at::isnan(input).reshape({-1}).nonzero().min().item<int64_t>());
+  check_no_nan(kQuantizeOp, input, input.numel() > 0 && tensor_min_max(input).has_nan);
   // to_quant.mul(1.0 / scales).add(zero_points): [groups, group_size] with [groups, 1] operands.
   const Operand product = promote({input.scalar_type(), false}, {scales.scalar_type(), false});
   const Operand sum = promote(product, {zero_points.scalar_type(), false});
   const int64_t groups = input.numel() / group_size;
   if (product.dtype != sum.dtype ||
       !has_quantize_loop(RoundingOrder::kAddThenRound, sum.dtype, input.scalar_type(), dtype)) {
-    const at::Tensor zp = zero_points.reshape({-1, 1});
-    const at::Tensor unclamped =
-        input.reshape({-1, group_size}).mul(at::reciprocal(scales.reshape({-1, 1}))).add(zp).round();
-    return finish_quantize_expression(unclamped, at::round(zp.to(sum.dtype)), quant_min, quant_max, dtype)
-        .reshape(input.sizes());
+    return quantize_per_channel_group_expression(input, scales, zero_points, group_size, sum.dtype, quant_min,
+                                                 quant_max, dtype);
   }
   const at::Tensor src = input.contiguous();
   const at::Tensor out = at::empty(input.sizes(), input.options().dtype(dtype));
@@ -68,9 +64,7 @@ at::Tensor dequantize_per_channel_group(const at::Tensor& input, const at::Tenso
                                            : c10::optional<DifferenceType>(DifferenceType::kInteger);
   const int64_t groups = input.numel() / group_size;
   if (!has_dequantize_loop(difference_kind, product.dtype, input.scalar_type(), output_dtype)) {
-    const at::Tensor grouped = input.reshape({-1, group_size});
-    const at::Tensor zp = zero_points ? zero_points->reshape({-1, 1}) : at::zeros({}, input.options().dtype(at::kInt));
-    return grouped.sub(zp).mul(scales.reshape({-1, 1})).reshape(input.sizes()).to(output_dtype);
+    return dequantize_per_channel_group_expression(input, scales, zero_points, group_size, output_dtype);
   }
   const at::Tensor src = input.contiguous();
   const at::Tensor out = at::empty(input.sizes(), input.options().dtype(output_dtype));

@@ -9,6 +9,7 @@
 #include "kernels/checks.h"
 #include "kernels/cpu/cpu_kernel_utils.h"
 #include "kernels/cpu/loops.h"
+#include "kernels/expressions.h"
 
 namespace torch_pt2e {
 namespace kernels {
@@ -17,23 +18,6 @@ namespace {
 
 constexpr const char* kQuantizeOp = "quantized_decomposed::quantize_per_channel";
 constexpr const char* kDequantizeOp = "quantized_decomposed::dequantize_per_channel";
-
-// Scales/zero points viewed to broadcast along `axis`.
-at::Tensor along_axis(const at::Tensor& per_channel, const at::Tensor& input, int64_t axis) {
-  std::vector<int64_t> shape(input.dim(), 1);
-  shape[axis] = per_channel.numel();
-  return per_channel.reshape(shape);
-}
-
-// Upstream's expression, for dtype combinations the loops do not cover
-// (float16/bfloat16 zero points with float64 scales, float8 outputs, ...).
-at::Tensor quantize_expression(const at::Tensor& input, const at::Tensor& scales, const at::Tensor& zero_points,
-                               int64_t axis, int64_t quant_min, int64_t quant_max, at::ScalarType dtype) {
-  const at::Tensor x = input.to(at::kFloat);
-  const at::Tensor zp = along_axis(zero_points, x, axis);
-  const at::Tensor unclamped = at::round(x * at::reciprocal(along_axis(scales, x, axis))) + zp;
-  return finish_quantize_expression(unclamped, zp, quant_min, quant_max, dtype);
-}
 
 at::Tensor quantize_per_channel(const at::Tensor& input, const at::Tensor& scales, const at::Tensor& zero_points,
                                 int64_t axis, int64_t quant_min, int64_t quant_max, at::ScalarType dtype) {
@@ -46,7 +30,9 @@ at::Tensor quantize_per_channel(const at::Tensor& input, const at::Tensor& scale
   const Operand sum = promote(product, {zero_points.scalar_type(), false});
   if (product.dtype != sum.dtype ||
       !has_quantize_loop(RoundingOrder::kRoundThenAdd, sum.dtype, input.scalar_type(), dtype)) {
-    return quantize_expression(input, scales, zero_points, axis, quant_min, quant_max, dtype);
+    // Combinations the loops do not cover (float16/bfloat16 zero points with
+    // float64 scales, float8 outputs, ...).
+    return quantize_per_channel_expression(input, scales, zero_points, axis, quant_min, quant_max, dtype);
   }
   const at::Tensor src = dense(input);
   const at::Tensor out = at::empty_like(src, src.options().dtype(dtype));
@@ -71,9 +57,7 @@ at::Tensor dequantize_per_channel(const at::Tensor& input, const at::Tensor& sca
   const auto difference_kind = zero_points ? difference_type(input.scalar_type(), difference.dtype)
                                            : c10::optional<DifferenceType>(DifferenceType::kInteger);
   if (!has_dequantize_loop(difference_kind, product.dtype, input.scalar_type(), out_scalar_type)) {
-    const at::Tensor s = along_axis(scales, input, axis);
-    const at::Tensor shifted = zero_points ? input - along_axis(*zero_points, input, axis) : input;
-    return (shifted * s).to(out_scalar_type);
+    return dequantize_per_channel_expression(input, scales, zero_points, axis, out_scalar_type);
   }
   const at::Tensor src = dense(input);
   const at::Tensor out = at::empty_like(src, src.options().dtype(out_scalar_type));

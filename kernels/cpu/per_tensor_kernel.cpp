@@ -5,20 +5,13 @@
 #include "kernels/checks.h"
 #include "kernels/cpu/cpu_kernel_utils.h"
 #include "kernels/cpu/loops.h"
+#include "kernels/expressions.h"
 #include "kernels/numerics.h"
 
 namespace torch_pt2e {
 namespace kernels {
 namespace cpu {
 namespace {
-
-// float8 outputs/inputs are rare and have no loop: upstream's tensor
-// expression, which is exact by construction.
-at::Tensor quantize_reference(const at::Tensor& input, double scale, int64_t zero_point, int64_t quant_min,
-                              int64_t quant_max, at::ScalarType dtype) {
-  const float inv_scale = numerics::per_tensor_inv_scale(scale);
-  return at::clamp(at::round(input.to(at::kFloat) * inv_scale) + zero_point, quant_min, quant_max).to(dtype);
-}
 
 at::Tensor quantize(const char* op, const at::Tensor& input, double scale, int64_t zero_point, int64_t quant_min,
                     int64_t quant_max, at::ScalarType dtype) {
@@ -28,7 +21,8 @@ at::Tensor quantize(const char* op, const at::Tensor& input, double scale, int64
   check_zero_point(op, zero_point, quant_min, quant_max);
   const auto in_type = float_type(input.scalar_type());
   const auto out_type = quant_type(dtype);
-  if (!out_type) return quantize_reference(input, scale, zero_point, quant_min, quant_max, dtype);
+  // float8 outputs have no loop: upstream's expression, exact by construction.
+  if (!out_type) return quantize_per_tensor_expression(input, scale, zero_point, quant_min, quant_max, dtype);
 
   const at::Tensor src = dense(input);
   at::Tensor out = at::empty_like(src, src.options().dtype(dtype));
@@ -58,7 +52,7 @@ at::Tensor dequantize(const char* op, const at::Tensor& input, double scale, int
   check_zero_point(op, zero_point, quant_min, quant_max);
   const auto in_type = quant_type(dtype);
   const auto out_type = float_type(out_scalar_type);
-  if (!in_type || !out_type) return (input.to(out_scalar_type) - zero_point) * scale;
+  if (!in_type || !out_type) return dequantize_per_tensor_expression(input, scale, zero_point, out_scalar_type);
 
   const at::Tensor src = dense(input);
   at::Tensor out = at::empty_like(src, src.options().dtype(out_scalar_type));

@@ -8,6 +8,7 @@
 #include "kernels/checks.h"
 #include "kernels/cpu/cpu_kernel_utils.h"
 #include "kernels/cpu/loops.h"
+#include "kernels/expressions.h"
 
 namespace torch_pt2e {
 namespace kernels {
@@ -30,8 +31,7 @@ at::Tensor quantize_per_token(const at::Tensor& input, const at::Tensor& scales,
   const Operand sum = promote(product, operand(zero_points));
   if (product.dtype != sum.dtype ||
       !has_quantize_loop(RoundingOrder::kAddThenRound, sum.dtype, input.scalar_type(), dtype)) {
-    const at::Tensor unclamped = input.mul(at::reciprocal(scales)).add(zero_points).round();
-    return finish_quantize_expression(unclamped, at::round(zero_points.to(sum.dtype)), quant_min, quant_max, dtype);
+    return quantize_per_token_expression(input, scales, zero_points, sum.dtype, quant_min, quant_max, dtype);
   }
   const at::Tensor src = input.contiguous();
   const at::Tensor out = at::empty(input.sizes(), input.options().dtype(dtype));
@@ -53,7 +53,7 @@ at::Tensor dequantize_per_token(const at::Tensor& input, const at::Tensor& scale
   const Operand product = promote(difference, operand(scales));
   const auto difference_kind = difference_type(input.scalar_type(), difference.dtype);
   if (!has_dequantize_loop(difference_kind, product.dtype, input.scalar_type(), output_dtype)) {
-    return ((input - zero_points) * scales).to(output_dtype);
+    return dequantize_per_token_expression(input, scales, zero_points, output_dtype);
   }
   const at::Tensor src = input.contiguous();
   const at::Tensor out = at::empty(input.sizes(), input.options().dtype(output_dtype));

@@ -124,9 +124,15 @@ cc_library(
 """.format(lib_dir = lib_dir)
     else:
         build += """
-genrule(
+# Fails when built, with the reason (a cc_library, so that targets can depend on it).
+cc_library(
     name = "libtorch_cuda",
-    outs = ["libtorch_cuda_missing"],
+    hdrs = [":libtorch_cuda_missing"],
+)
+
+genrule(
+    name = "libtorch_cuda_missing",
+    outs = ["libtorch_cuda_missing.h"],
     cmd = "echo 'This LibTorch ({source}) has no CUDA libraries ({libs}). Point {env} at a CUDA build of LibTorch to build with --config=cuda.' >&2; exit 1",
 )
 """.format(source = source, libs = ", ".join(_CUDA_LIBS), env = _ENV_VAR)

@@ -6,7 +6,17 @@
 # generated header they lack (tools/cuda_compile_check/, see the file there).
 # Nothing is linked or run; tools/gpu_check.sh does that on a GPU machine.
 #
-#   tools/check_cuda_compiles.sh [file.cu ...]     default: every kernels/cuda/*.cu
+#   tools/check_cuda_compiles.sh [--per-file] [file.cu ...]
+#                                      default: every kernels/cuda/*.cu
+#
+# By default the files are compiled as $(nproc) batches, each one translation
+# unit that #includes its files: nvcc spends over a minute per translation
+# unit on LibTorch's headers alone (cudafe++, cicc and the host compiler each
+# read ATen.h), so one unit per file took 8-10 minutes of CI's 2 cores where the
+# batches take 2-3. This needs every file's internal names to be unique across
+# kernels/cuda/ (they are: shared helpers live in headers there). --per-file
+# compiles each file as its own unit, as the real builds do, which also shows
+# a file that leans on another's #includes.
 #
 # nvcc is looked for in $CUDA_HOME/bin, $CUDA_PATH/bin, /usr/local/cuda/bin and
 # PATH. Without one the check is skipped with a message (exit 0), unless
@@ -42,6 +52,11 @@ if [ ! -f "$TORCH_INCLUDE/ATen/ATen.h" ]; then
   exit 1
 fi
 
+PER_FILE=0
+if [ "${1:-}" = "--per-file" ]; then
+  PER_FILE=1
+  shift
+fi
 if [ $# -gt 0 ]; then
   SOURCES=("$@")
 else
@@ -50,7 +65,23 @@ fi
 
 OUT_DIR="$(mktemp -d)"
 trap 'rm -rf "$OUT_DIR"' EXIT
-echo "[check_cuda_compiles] $("$NVCC" --version | tail -1), sm_90, ${#SOURCES[@]} files, LibTorch headers in $TORCH_INCLUDE"
+
+jobs="$(nproc)"
+if [ "$PER_FILE" = 1 ] || [ "${#SOURCES[@]}" -le 1 ]; then
+  UNITS=("${SOURCES[@]}")
+else
+  # Batch b gets files b, b+jobs, b+2*jobs, ... (balanced by count).
+  UNITS=()
+  for ((b = 0; b < jobs && b < ${#SOURCES[@]}; b++)); do
+    unit="$OUT_DIR/batch$b.cu"
+    : >"$unit"
+    for ((i = b; i < ${#SOURCES[@]}; i += jobs)); do
+      echo "#include \"$PWD/${SOURCES[$i]}\"" >>"$unit"
+    done
+    UNITS+=("$unit")
+  done
+fi
+echo "[check_cuda_compiles] $("$NVCC" --version | tail -1), sm_90, ${#SOURCES[@]} files in ${#UNITS[@]} translation units, LibTorch headers in $TORCH_INCLUDE"
 
 # The flags of the real builds (CMakeLists.txt, third_party/cuda): no fused
 # multiply-add, C++17, the C++ ABI of Debian's LibTorch.
@@ -65,26 +96,27 @@ FLAGS=(
 [ "$TORCH_INCLUDE" = /usr/include ] || FLAGS+=(-isystem "$TORCH_INCLUDE")
 
 compile() {
-  local source="$1" start
+  local source="$1" start label="$1"
   start=$(date +%s)
+  # A batch is named by the files it includes.
+  case "$source" in "$OUT_DIR"/*) label="$(sed 's|.*"'"$PWD"'/\(.*\)"|\1|' "$source" | tr '\n' ' ')" ;; esac
   local object="$OUT_DIR/$(basename "$source" .cu).o"
   if "$NVCC" "${FLAGS[@]}" -c "$source" -o "$object" >"$object.log" 2>&1; then
     # ptxas reports each kernel it compiled to sm_90 machine code.
     local kernels
     kernels=$(grep -c "Compiling entry function .* for 'sm_90'" "$object.log" || true)
-    echo "[check_cuda_compiles] ok   $source: $kernels kernels compiled for sm_90 ($(( $(date +%s) - start )) s)"
+    echo "[check_cuda_compiles] ok   $label: $kernels kernels compiled for sm_90 ($(( $(date +%s) - start )) s)"
     grep -i "warning" "$object.log" | sed 's/^/    /' || true
   else
-    echo "[check_cuda_compiles] FAIL $source"
+    echo "[check_cuda_compiles] FAIL $label"
     sed 's/^/    /' "$object.log" | head -60
     return 1
   fi
 }
 status=0
-jobs="$(nproc)"
 running=0
 pids=()
-for source in "${SOURCES[@]}"; do
+for source in "${UNITS[@]}"; do
   compile "$source" &
   pids+=($!)
   running=$((running + 1))

@@ -204,8 +204,6 @@ struct TokenStatus {
   unsigned long long first_bad;  // ULLONG_MAX: none
 };
 
-int64_t token_length(const at::Tensor& input) { return input.dim() == 0 ? 1 : input.size(-1); }
-
 // Reads the values of one token on the host, for the message of a bad one.
 at::Tensor token_values(const at::Tensor& src, int64_t tokens, int64_t token) {
   return src.reshape({tokens, -1})[token].to(at::kDouble);

@@ -8,11 +8,10 @@
 #include <torch/version.h>
 
 #include "kernels/checks.h"
+#include "kernels/cuda/dtype_dispatch.cuh"
 #include "kernels/cuda/loops.cuh"
 #include "kernels/kernel_utils.h"
 #include "kernels/numerics.h"
-
-#define TORCH_PT2E_HAS_UINT16 ((TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3) || TORCH_VERSION_MAJOR > 2)
 
 namespace torch_pt2e {
 namespace kernels {
@@ -58,7 +57,7 @@ __device__ double read_real(const void* data, c10::ScalarType type, int64_t i) {
   }
 }
 
-__device__ int64_t read_integer(const void* data, c10::ScalarType type, int64_t i) {
+__device__ int64_t read_integer_on_device(const void* data, c10::ScalarType type, int64_t i) {
   switch (type) {
     case c10::ScalarType::Byte:
       return static_cast<const uint8_t*>(data)[i];
@@ -98,7 +97,7 @@ __global__ void check_zero_points_kernel(const void* zero_points, c10::ScalarTyp
     if (floating) {
       bad = !isfinite(read_real(zero_points, type, i));
     } else {
-      const int64_t z = read_integer(zero_points, type, i);
+      const int64_t z = read_integer_on_device(zero_points, type, i);
       bad = z < quant_min || z > quant_max;
     }
     if (bad) atomicOr(flag, kBadParameter);
@@ -140,51 +139,6 @@ namespace {
 // ---- dtype dispatch --------------------------------------------------------------
 
 template <typename Fn>
-bool with_quant_type(at::ScalarType dtype, const Fn& fn) {
-  switch (dtype) {
-    case at::kByte:
-      fn(uint8_t());
-      return true;
-    case at::kChar:
-      fn(int8_t());
-      return true;
-    case at::kShort:
-      fn(int16_t());
-      return true;
-    case at::kInt:
-      fn(int32_t());
-      return true;
-#if TORCH_PT2E_HAS_UINT16
-    case at::ScalarType::UInt16:
-      fn(uint16_t());
-      return true;
-#endif
-    default:
-      return false;
-  }
-}
-
-template <typename Fn>
-bool with_float_type(at::ScalarType dtype, const Fn& fn) {
-  switch (dtype) {
-    case at::kFloat:
-      fn(float());
-      return true;
-    case at::kDouble:
-      fn(double());
-      return true;
-    case at::kHalf:
-      fn(c10::Half());
-      return true;
-    case at::kBFloat16:
-      fn(c10::BFloat16());
-      return true;
-    default:
-      return false;
-  }
-}
-
-template <typename Fn>
 bool with_arith(at::ScalarType compute, const Fn& fn) {
   switch (compute) {
     case at::kFloat:
@@ -202,13 +156,6 @@ bool with_arith(at::ScalarType compute, const Fn& fn) {
     default:
       return false;
   }
-}
-
-bool is_quant_type(at::ScalarType dtype) {
-  return with_quant_type(dtype, [](auto) {});
-}
-bool is_float_type(at::ScalarType dtype) {
-  return with_float_type(dtype, [](auto) {});
 }
 
 // ---- elements of the channel loops -------------------------------------------------

@@ -25,6 +25,10 @@ namespace torch_pt2e {
 namespace kernels {
 namespace cuda {
 
+// The length of each token (the last dimension; 1 for a 0-dim input), the
+// companion of num_tokens (kernels/checks.h).
+inline int64_t token_length(const at::Tensor& input) { return input.dim() == 0 ? 1 : input.size(-1); }
+
 // The input of a CUDA kernel must be a CUDA tensor (the dispatcher also
 // chooses the CUDA kernel when only a parameter tensor is on the GPU).
 void check_cuda_input(const char* op, const at::Tensor& input);

@@ -17,8 +17,8 @@ namespace kernels {
 namespace cuda {
 namespace {
 
-constexpr const char* kQuantizeOp = "quantized_decomposed::quantize_per_channel_group";
-constexpr const char* kDequantizeOp = "quantized_decomposed::dequantize_per_channel_group";
+constexpr const char* kQuantizeGroupOp = "quantized_decomposed::quantize_per_channel_group";
+constexpr const char* kDequantizeGroupOp = "quantized_decomposed::dequantize_per_channel_group";
 
 // One value per group: a single value broadcasts to all of them.
 at::Tensor per_group(const at::Tensor& loop_values, int64_t groups) { return loop_values.reshape({-1}).expand({groups}); }
@@ -26,16 +26,16 @@ at::Tensor per_group(const at::Tensor& loop_values, int64_t groups) { return loo
 at::Tensor quantize_per_channel_group(const at::Tensor& input, const at::Tensor& scales_arg,
                                       const at::Tensor& zero_points_arg, int64_t quant_min, int64_t quant_max,
                                       at::ScalarType dtype, int64_t group_size) {
-  check_floating_input(kQuantizeOp, input);
-  group_size = check_per_channel_group_args(kQuantizeOp, input, scales_arg, zero_points_arg, group_size);
-  check_quant_range(kQuantizeOp, quant_min, quant_max, dtype);
-  check_cuda_input(kQuantizeOp, input);
+  check_floating_input(kQuantizeGroupOp, input);
+  group_size = check_per_channel_group_args(kQuantizeGroupOp, input, scales_arg, zero_points_arg, group_size);
+  check_quant_range(kQuantizeGroupOp, quant_min, quant_max, dtype);
+  check_cuda_input(kQuantizeGroupOp, input);
   c10::cuda::CUDAGuard guard(input.device());
-  const at::Tensor scales = on_input_device(kQuantizeOp, "scales", scales_arg, input);
-  const at::Tensor zero_points = on_input_device(kQuantizeOp, "zero_points", zero_points_arg, input);
-  DeviceFlag flag(kQuantizeOp, input);
-  queue_scale_checks(flag, kQuantizeOp, "scales", scales);
-  queue_zero_point_checks(flag, kQuantizeOp, zero_points, quant_min, quant_max);
+  const at::Tensor scales = on_input_device(kQuantizeGroupOp, "scales", scales_arg, input);
+  const at::Tensor zero_points = on_input_device(kQuantizeGroupOp, "zero_points", zero_points_arg, input);
+  DeviceFlag flag(kQuantizeGroupOp, input);
+  queue_scale_checks(flag, kQuantizeGroupOp, "scales", scales);
+  queue_zero_point_checks(flag, kQuantizeGroupOp, zero_points, quant_min, quant_max);
 
   // to_quant.mul(1.0 / scales).add(zero_points): [groups, group_size] with [groups, 1] operands.
   const Operand product = promote({input.scalar_type(), false}, {scales.scalar_type(), false});
@@ -56,12 +56,12 @@ at::Tensor quantize_per_channel_group(const at::Tensor& input, const at::Tensor&
   }
   const int status = flag.result();
   if (status & kBadParameter) {
-    check_scale_values(kQuantizeOp, "scales", scales);
-    check_zero_point_values(kQuantizeOp, zero_points, quant_min, quant_max);
-    TORCH_INTERNAL_ASSERT(false, kQuantizeOp, ": a device-side check failed but the host check found nothing");
+    check_scale_values(kQuantizeGroupOp, "scales", scales);
+    check_zero_point_values(kQuantizeGroupOp, zero_points, quant_min, quant_max);
+    TORCH_INTERNAL_ASSERT(false, kQuantizeGroupOp, ": a device-side check failed but the host check found nothing");
   }
   // The expression path has no NaN scan of its own (rare dtypes).
-  check_no_nan(kQuantizeOp, input,
+  check_no_nan(kQuantizeGroupOp, input,
                scanned_for_nan ? (status & kNanInput) != 0 : input.numel() > 0 && at::isnan(input).any().item<bool>());
   return out;
 }
@@ -70,18 +70,18 @@ at::Tensor dequantize_per_channel_group(const at::Tensor& input, const at::Tenso
                                         const c10::optional<at::Tensor>& zero_points_arg, int64_t quant_min,
                                         int64_t quant_max, at::ScalarType dtype, int64_t group_size,
                                         at::ScalarType output_dtype) {
-  check_dequantize_input(kDequantizeOp, input, dtype, output_dtype);
-  group_size = check_per_channel_group_args(kDequantizeOp, input, scales_arg, zero_points_arg, group_size);
-  check_quant_range(kDequantizeOp, quant_min, quant_max, dtype);
-  check_cuda_input(kDequantizeOp, input);
+  check_dequantize_input(kDequantizeGroupOp, input, dtype, output_dtype);
+  group_size = check_per_channel_group_args(kDequantizeGroupOp, input, scales_arg, zero_points_arg, group_size);
+  check_quant_range(kDequantizeGroupOp, quant_min, quant_max, dtype);
+  check_cuda_input(kDequantizeGroupOp, input);
   c10::cuda::CUDAGuard guard(input.device());
-  const at::Tensor scales = on_input_device(kDequantizeOp, "scales", scales_arg, input);
+  const at::Tensor scales = on_input_device(kDequantizeGroupOp, "scales", scales_arg, input);
   const c10::optional<at::Tensor> zero_points =
-      zero_points_arg ? c10::optional<at::Tensor>(on_input_device(kDequantizeOp, "zero_points", *zero_points_arg, input))
+      zero_points_arg ? c10::optional<at::Tensor>(on_input_device(kDequantizeGroupOp, "zero_points", *zero_points_arg, input))
                       : c10::nullopt;
-  DeviceFlag flag(kDequantizeOp, input);
-  queue_scale_checks(flag, kDequantizeOp, "scales", scales);
-  if (zero_points) queue_zero_point_checks(flag, kDequantizeOp, *zero_points, quant_min, quant_max);
+  DeviceFlag flag(kDequantizeGroupOp, input);
+  queue_scale_checks(flag, kDequantizeGroupOp, "scales", scales);
+  if (zero_points) queue_zero_point_checks(flag, kDequantizeGroupOp, *zero_points, quant_min, quant_max);
   flag.queue_readback();
 
   // w.sub(zp).mul(scales); a missing zp is a 0-d int32 zero, which leaves the
@@ -104,9 +104,9 @@ at::Tensor dequantize_per_channel_group(const at::Tensor& input, const at::Tenso
     dequantize_channels(src, out, product.dtype, per_group(as_loop_values(scales, product.dtype), groups), *kind, zp,
                         groups, group_size);
   }
-  raise_if_failed(flag, kDequantizeOp, [&] {
-    check_scale_values(kDequantizeOp, "scales", scales);
-    if (zero_points) check_zero_point_values(kDequantizeOp, *zero_points, quant_min, quant_max);
+  raise_if_failed(flag, kDequantizeGroupOp, [&] {
+    check_scale_values(kDequantizeGroupOp, "scales", scales);
+    if (zero_points) check_zero_point_values(kDequantizeGroupOp, *zero_points, quant_min, quant_max);
   });
   return out;
 }

@@ -17,21 +17,21 @@ namespace kernels {
 namespace cuda {
 namespace {
 
-constexpr const char* kQuantizeOp = "quantized_decomposed::quantize_per_channel";
-constexpr const char* kDequantizeOp = "quantized_decomposed::dequantize_per_channel";
+constexpr const char* kQuantizeChannelOp = "quantized_decomposed::quantize_per_channel";
+constexpr const char* kDequantizeChannelOp = "quantized_decomposed::dequantize_per_channel";
 
 at::Tensor quantize_per_channel(const at::Tensor& input, const at::Tensor& scales_arg,
                                 const at::Tensor& zero_points_arg, int64_t axis, int64_t quant_min, int64_t quant_max,
                                 at::ScalarType dtype) {
-  axis = check_quantize_per_channel_args(kQuantizeOp, input, scales_arg, zero_points_arg, axis, quant_min, quant_max,
+  axis = check_quantize_per_channel_args(kQuantizeChannelOp, input, scales_arg, zero_points_arg, axis, quant_min, quant_max,
                                          dtype);
-  check_cuda_input(kQuantizeOp, input);
+  check_cuda_input(kQuantizeChannelOp, input);
   c10::cuda::CUDAGuard guard(input.device());
-  const at::Tensor scales = on_input_device(kQuantizeOp, "scales", scales_arg, input);
-  const at::Tensor zero_points = on_input_device(kQuantizeOp, "zero_points", zero_points_arg, input);
-  DeviceFlag flag(kQuantizeOp, input);
-  queue_scale_checks(flag, kQuantizeOp, "scales", scales);
-  queue_zero_point_checks(flag, kQuantizeOp, zero_points, quant_min, quant_max);
+  const at::Tensor scales = on_input_device(kQuantizeChannelOp, "scales", scales_arg, input);
+  const at::Tensor zero_points = on_input_device(kQuantizeChannelOp, "zero_points", zero_points_arg, input);
+  DeviceFlag flag(kQuantizeChannelOp, input);
+  queue_scale_checks(flag, kQuantizeChannelOp, "scales", scales);
+  queue_zero_point_checks(flag, kQuantizeChannelOp, zero_points, quant_min, quant_max);
   flag.queue_readback();
 
   // input (upcast to float32) * (1.0 / scales), then + zero_points: the
@@ -48,9 +48,9 @@ at::Tensor quantize_per_channel(const at::Tensor& input, const at::Tensor& scale
                       as_loop_values(zero_points, sum.dtype), src.size(axis), channel_run(src, axis),
                       /*add_then_round=*/false, quant_min, quant_max, nullptr);
   }
-  raise_if_failed(flag, kQuantizeOp, [&] {
-    check_scale_values(kQuantizeOp, "scales", scales);
-    check_zero_point_values(kQuantizeOp, zero_points, quant_min, quant_max);
+  raise_if_failed(flag, kQuantizeChannelOp, [&] {
+    check_scale_values(kQuantizeChannelOp, "scales", scales);
+    check_zero_point_values(kQuantizeChannelOp, zero_points, quant_min, quant_max);
   });
   return out;
 }
@@ -59,17 +59,17 @@ at::Tensor dequantize_per_channel(const at::Tensor& input, const at::Tensor& sca
                                   const c10::optional<at::Tensor>& zero_points_arg, int64_t axis, int64_t quant_min,
                                   int64_t quant_max, at::ScalarType dtype, c10::optional<at::ScalarType> out_dtype) {
   const at::ScalarType out_scalar_type = out_dtype.value_or(at::kFloat);
-  axis = check_dequantize_per_channel_args(kDequantizeOp, input, scales_arg, zero_points_arg, axis, quant_min,
+  axis = check_dequantize_per_channel_args(kDequantizeChannelOp, input, scales_arg, zero_points_arg, axis, quant_min,
                                            quant_max, dtype, out_scalar_type);
-  check_cuda_input(kDequantizeOp, input);
+  check_cuda_input(kDequantizeChannelOp, input);
   c10::cuda::CUDAGuard guard(input.device());
-  const at::Tensor scales = on_input_device(kDequantizeOp, "scales", scales_arg, input);
+  const at::Tensor scales = on_input_device(kDequantizeChannelOp, "scales", scales_arg, input);
   const c10::optional<at::Tensor> zero_points =
-      zero_points_arg ? c10::optional<at::Tensor>(on_input_device(kDequantizeOp, "zero_points", *zero_points_arg, input))
+      zero_points_arg ? c10::optional<at::Tensor>(on_input_device(kDequantizeChannelOp, "zero_points", *zero_points_arg, input))
                       : c10::nullopt;
-  DeviceFlag flag(kDequantizeOp, input);
-  queue_scale_checks(flag, kDequantizeOp, "scales", scales);
-  if (zero_points) queue_zero_point_checks(flag, kDequantizeOp, *zero_points, quant_min, quant_max);
+  DeviceFlag flag(kDequantizeChannelOp, input);
+  queue_scale_checks(flag, kDequantizeChannelOp, "scales", scales);
+  if (zero_points) queue_zero_point_checks(flag, kDequantizeChannelOp, *zero_points, quant_min, quant_max);
   flag.queue_readback();
 
   // (input - zero_points) * scales, or input * scales: every operand is dimensioned.
@@ -90,9 +90,9 @@ at::Tensor dequantize_per_channel(const at::Tensor& input, const at::Tensor& sca
     dequantize_channels(src, out, product.dtype, as_loop_values(scales, product.dtype), *kind, zp, src.size(axis),
                         channel_run(src, axis));
   }
-  raise_if_failed(flag, kDequantizeOp, [&] {
-    check_scale_values(kDequantizeOp, "scales", scales);
-    if (zero_points) check_zero_point_values(kDequantizeOp, *zero_points, quant_min, quant_max);
+  raise_if_failed(flag, kDequantizeChannelOp, [&] {
+    check_scale_values(kDequantizeChannelOp, "scales", scales);
+    if (zero_points) check_zero_point_values(kDequantizeChannelOp, *zero_points, quant_min, quant_max);
   });
   return out;
 }

@@ -11,6 +11,7 @@
 
 #include "kernels/checks.h"
 #include "kernels/cuda/cuda_kernel_utils.h"
+#include "kernels/cuda/dtype_dispatch.cuh"
 #include "kernels/cuda/loops.cuh"
 #include "kernels/expressions.h"
 #include "kernels/kernel_utils.h"
@@ -98,55 +99,6 @@ struct DequantizeElement {
   }
   __device__ void finish() {}
 };
-
-template <typename Fn>
-bool with_quant_type(at::ScalarType dtype, const Fn& fn) {
-  switch (dtype) {
-    case at::kByte:
-      fn(uint8_t());
-      return true;
-    case at::kChar:
-      fn(int8_t());
-      return true;
-    case at::kShort:
-      fn(int16_t());
-      return true;
-    case at::kInt:
-      fn(int32_t());
-      return true;
-#if (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3) || TORCH_VERSION_MAJOR > 2
-    case at::ScalarType::UInt16:
-      fn(uint16_t());
-      return true;
-#endif
-    default:
-      return false;
-  }
-}
-
-template <typename Fn>
-bool with_float_type(at::ScalarType dtype, const Fn& fn) {
-  switch (dtype) {
-    case at::kFloat:
-      fn(float());
-      return true;
-    case at::kDouble:
-      fn(double());
-      return true;
-    case at::kHalf:
-      fn(c10::Half());
-      return true;
-    case at::kBFloat16:
-      fn(c10::BFloat16());
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool is_quant_type(at::ScalarType dtype) {
-  return with_quant_type(dtype, [](auto) {});
-}
 
 // Quantizes `input` (checked) with host or device parameters.
 at::Tensor launch_quantize(const at::Tensor& input, at::ScalarType dtype, const QuantParams& params,

@@ -15,21 +15,19 @@ namespace kernels {
 namespace cuda {
 namespace {
 
-constexpr const char* kQuantizeOp = "quantized_decomposed::quantize_per_token";
-constexpr const char* kDequantizeOp = "quantized_decomposed::dequantize_per_token";
-
-int64_t token_length(const at::Tensor& input) { return input.dim() == 0 ? 1 : input.size(-1); }
+constexpr const char* kQuantizeTokenOp = "quantized_decomposed::quantize_per_token";
+constexpr const char* kDequantizeTokenOp = "quantized_decomposed::dequantize_per_token";
 
 at::Tensor quantize_per_token(const at::Tensor& input, const at::Tensor& scales_arg, const at::Tensor& zero_points_arg,
                               int64_t quant_min, int64_t quant_max, at::ScalarType dtype) {
-  check_quantize_per_token_args(kQuantizeOp, input, scales_arg, zero_points_arg, quant_min, quant_max, dtype);
-  check_cuda_input(kQuantizeOp, input);
+  check_quantize_per_token_args(kQuantizeTokenOp, input, scales_arg, zero_points_arg, quant_min, quant_max, dtype);
+  check_cuda_input(kQuantizeTokenOp, input);
   c10::cuda::CUDAGuard guard(input.device());
-  const at::Tensor scales = on_input_device(kQuantizeOp, "scales", scales_arg, input);
-  const at::Tensor zero_points = on_input_device(kQuantizeOp, "zero_points", zero_points_arg, input);
-  DeviceFlag flag(kQuantizeOp, input);
-  queue_scale_checks(flag, kQuantizeOp, "scales", scales);
-  queue_zero_point_checks(flag, kQuantizeOp, zero_points, quant_min, quant_max);
+  const at::Tensor scales = on_input_device(kQuantizeTokenOp, "scales", scales_arg, input);
+  const at::Tensor zero_points = on_input_device(kQuantizeTokenOp, "zero_points", zero_points_arg, input);
+  DeviceFlag flag(kQuantizeTokenOp, input);
+  queue_scale_checks(flag, kQuantizeTokenOp, "scales", scales);
+  queue_zero_point_checks(flag, kQuantizeTokenOp, zero_points, quant_min, quant_max);
   flag.queue_readback();
 
   // input.mul(1.0 / scales).add(zero_points), with ATen's promotion (no
@@ -46,9 +44,9 @@ at::Tensor quantize_per_token(const at::Tensor& input, const at::Tensor& scales_
                       as_loop_values(zero_points.reshape({-1}), sum.dtype), num_tokens(input), token_length(input),
                       /*add_then_round=*/true, quant_min, quant_max, nullptr);
   }
-  raise_if_failed(flag, kQuantizeOp, [&] {
-    check_scale_values(kQuantizeOp, "scales", scales);
-    check_zero_point_values(kQuantizeOp, zero_points, quant_min, quant_max);
+  raise_if_failed(flag, kQuantizeTokenOp, [&] {
+    check_scale_values(kQuantizeTokenOp, "scales", scales);
+    check_zero_point_values(kQuantizeTokenOp, zero_points, quant_min, quant_max);
   });
   return out;
 }
@@ -56,15 +54,15 @@ at::Tensor quantize_per_token(const at::Tensor& input, const at::Tensor& scales_
 at::Tensor dequantize_per_token(const at::Tensor& input, const at::Tensor& scales_arg,
                                 const at::Tensor& zero_points_arg, int64_t quant_min, int64_t quant_max,
                                 at::ScalarType dtype, at::ScalarType output_dtype) {
-  check_dequantize_per_token_args(kDequantizeOp, input, scales_arg, zero_points_arg, quant_min, quant_max, dtype,
+  check_dequantize_per_token_args(kDequantizeTokenOp, input, scales_arg, zero_points_arg, quant_min, quant_max, dtype,
                                   output_dtype);
-  check_cuda_input(kDequantizeOp, input);
+  check_cuda_input(kDequantizeTokenOp, input);
   c10::cuda::CUDAGuard guard(input.device());
-  const at::Tensor scales = on_input_device(kDequantizeOp, "scales", scales_arg, input);
-  const at::Tensor zero_points = on_input_device(kDequantizeOp, "zero_points", zero_points_arg, input);
-  DeviceFlag flag(kDequantizeOp, input);
-  queue_scale_checks(flag, kDequantizeOp, "scales", scales);
-  queue_zero_point_checks(flag, kDequantizeOp, zero_points, quant_min, quant_max);
+  const at::Tensor scales = on_input_device(kDequantizeTokenOp, "scales", scales_arg, input);
+  const at::Tensor zero_points = on_input_device(kDequantizeTokenOp, "zero_points", zero_points_arg, input);
+  DeviceFlag flag(kDequantizeTokenOp, input);
+  queue_scale_checks(flag, kDequantizeTokenOp, "scales", scales);
+  queue_zero_point_checks(flag, kDequantizeTokenOp, zero_points, quant_min, quant_max);
   flag.queue_readback();
 
   // ((input - zero_points) * scales).to(output_dtype)
@@ -82,9 +80,9 @@ at::Tensor dequantize_per_token(const at::Tensor& input, const at::Tensor& scale
     dequantize_channels(src, out, product.dtype, as_loop_values(scales.reshape({-1}), product.dtype), *kind, zp,
                         num_tokens(input), token_length(input));
   }
-  raise_if_failed(flag, kDequantizeOp, [&] {
-    check_scale_values(kDequantizeOp, "scales", scales);
-    check_zero_point_values(kDequantizeOp, zero_points, quant_min, quant_max);
+  raise_if_failed(flag, kDequantizeTokenOp, [&] {
+    check_scale_values(kDequantizeTokenOp, "scales", scales);
+    check_zero_point_values(kDequantizeTokenOp, zero_points, quant_min, quant_max);
   });
   return out;
 }

@@ -30,6 +30,7 @@ import platform
 import statistics
 import sys
 import time
+import warnings
 
 import torch
 
@@ -110,7 +111,7 @@ def compare(name, make, configs, captures, repeat):
             fidelity.append({
                 "model": name, "capture": how, "config": config,
                 "ours": sum(ours_counts.values()), "upstream": sum(upstream_counts.values()),
-                "counts": count_difference(ours_counts, upstream_counts),
+                "counts": count_difference(ours_counts, upstream_counts), "upstream_counts": upstream_counts,
                 "compared": compared, "equal": compared - len(differences), "differences": differences,
                 "steps": None if step is None else difference / step, "absolute": difference})
             timing.append({
@@ -136,6 +137,13 @@ def print_fidelity(rows):
     for row in rows:
         for difference in row["differences"][:5]:
             print(f"  {row['model']} {row['capture']} {row['config']}: {difference}")
+    print("upstream's quantized_decomposed ops by overload:")
+    listed = set()
+    for row in rows:
+        if (row["model"], row["config"]) not in listed:
+            listed.add((row["model"], row["config"]))
+            counts = ", ".join(f"{op} {n}" for op, n in sorted(row["upstream_counts"].items()))
+            print(f"  {row['model']} {row['config']}: {counts}")
 
 
 def print_timing(rows, repeat):
@@ -169,6 +177,8 @@ def main():
     if missing:
         sys.exit(f"bench_upstream.py {missing}")
     torch.set_num_threads(args.threads)
+    # upstream's conv-bn fusion warns once per batch norm it folds
+    warnings.filterwarnings("ignore", message=r"erase_node\(.*\) on an already erased node")
     models = args.models.split(",")
     unknown = [m for m in models if m != "mlp" and m not in parity.TORCHVISION_MODELS]
     if unknown:

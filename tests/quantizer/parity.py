@@ -3,6 +3,7 @@ XNNPACKQuantizer, torch 2.6) and this plugin's (TorchScript + torch_pt2e), and
 the comparisons of their quantized graphs."""
 
 import collections
+import contextlib
 import copy
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -12,6 +13,9 @@ from torch_pt2e.graph_view import GraphModuleView
 from torch_pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 from torch_pt2e.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
 
+# The ops whose q/dq the real-model comparisons check, in graph order.
+ANCHORS = ("conv2d", "linear", "add", "relu", "hardtanh", "max_pool2d", "adaptive_avg_pool2d", "flatten", "dropout",
+           "layer_norm", "gelu")
 QD_OPS = ("quantize_per_tensor", "dequantize_per_tensor", "quantize_per_channel", "dequantize_per_channel",
           "choose_qparams", "choose_qparams_symmetric")
 
@@ -40,32 +44,40 @@ def calibrate_batch_norm(model: torch.nn.Module, batches: Sequence[torch.Tensor]
     return model.eval()
 
 
-def capture(model: torch.nn.Module, example: Tuple[torch.Tensor, ...], how: str) -> torch.jit.ScriptModule:
-    model = copy.deepcopy(model).eval()
-    if how == "script":
-        return torch.jit.script(model)
-    return torch.jit.trace(model, example)
+# Both flows take `timed`: stage name ("capture", "prepare", "convert") -> a
+# context manager around that stage (tools/bench_upstream.py times them).
+def _untimed(stage: str):
+    return contextlib.nullcontext()
 
 
-def quantize_ours(model, example, calibration, how: str, config_kwargs: Dict[str, Any]):
+def quantize_ours(model, example, calibration, how: str, config_kwargs: Dict[str, Any], timed=_untimed):
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(**config_kwargs))
-    prepared = prepare_pt2e(capture(model, example, how), quantizer)
+    model = copy.deepcopy(model).eval()
+    with timed("capture"):
+        captured = torch.jit.script(model) if how == "script" else torch.jit.trace(model, example)
+    with timed("prepare"):
+        prepared = prepare_pt2e(captured, quantizer)
     for batch in calibration:
         prepared(*batch)
-    return convert_pt2e(prepared)
+    with timed("convert"):
+        return convert_pt2e(prepared)
 
 
-def quantize_upstream(model, example, calibration, config_kwargs: Dict[str, Any]):
+def quantize_upstream(model, example, calibration, config_kwargs: Dict[str, Any], timed=_untimed):
     from torch.ao.quantization.quantize_pt2e import convert_pt2e as up_convert
     from torch.ao.quantization.quantize_pt2e import prepare_pt2e as up_prepare
     from torch.ao.quantization.quantizer import xnnpack_quantizer as up
 
-    exported = torch.export.export_for_training(copy.deepcopy(model).eval(), example).module()
     quantizer = up.XNNPACKQuantizer().set_global(up.get_symmetric_quantization_config(**config_kwargs))
-    prepared = up_prepare(exported, quantizer)
+    model = copy.deepcopy(model).eval()
+    with timed("capture"):
+        exported = torch.export.export_for_training(model, example).module()
+    with timed("prepare"):
+        prepared = up_prepare(exported, quantizer)
     for batch in calibration:
         prepared(*batch)
-    return up_convert(prepared)
+    with timed("convert"):
+        return up_convert(prepared)
 
 
 # ---- reading quantized graphs (FX GraphModule or TorchScript view) -------------------
@@ -168,43 +180,66 @@ class Quantized:
         return {"op": _short(anchor.target), "inputs": inputs, "outputs": outputs}
 
 
-def assert_same_qparams(ours: Quantized, upstream: Quantized, anchor_names: Sequence[str]) -> int:
-    """Every anchor op, in graph order, has the same q/dq parameters (and the
-    same folded integer weights) in both graphs. Returns the number compared."""
+def qparam_differences(ours: "Quantized", upstream: "Quantized", anchor_names: Sequence[str]) -> Tuple[int, List[str]]:
+    """Compares the q/dq parameters (and folded integer weights) around every
+    anchor op, in graph order. Returns the number of q/dq compared and one
+    message per q/dq that differs; differing op sequences are one message
+    and nothing compared."""
     ours_anchors = ours.anchors(anchor_names)
     up_anchors = upstream.anchors(anchor_names)
     ours_ops = [_short(n.target) for n in ours_anchors]
     up_ops = [_short(n.target) for n in up_anchors]
-    assert ours_ops == up_ops, f"op sequences differ:\nours     {ours_ops}\nupstream {up_ops}"
+    if ours_ops != up_ops:
+        return 0, [f"op sequences differ:\nours     {ours_ops}\nupstream {up_ops}"]
     compared = 0
+    differences = []
     for position, (mine, theirs) in enumerate(zip(ours_anchors, up_anchors)):
         a, b = ours.signature(mine), upstream.signature(theirs)
         where = f"op {position} ({a['op']})"
-        assert len(a["inputs"]) >= len([x for x in b["inputs"] if x is not None]), where
         a_inputs = [x for x in a["inputs"] if x is not None]
         b_inputs = [x for x in b["inputs"] if x is not None]
-        assert len(a_inputs) == len(b_inputs), f"{where}: {len(a_inputs)} vs {len(b_inputs)} dequantized inputs"
+        if len(a_inputs) != len(b_inputs):
+            differences.append(f"{where}: {len(a_inputs)} vs {len(b_inputs)} dequantized inputs")
+            continue
         for (qa, wa), (qb, wb) in zip(a_inputs, b_inputs):
-            _assert_qparams_equal(qa, qb, where)
-            assert (wa is None) == (wb is None), f"{where}: folded weight on one side only"
-            if wa is not None:
-                assert wa.dtype == wb.dtype and torch.equal(wa, wb), f"{where}: folded integer weights differ"
+            difference = _qparams_difference(qa, qb, where)
+            if difference is None and (wa is None) != (wb is None):
+                difference = f"{where}: folded weight on one side only"
+            if difference is None and wa is not None and not (wa.dtype == wb.dtype and torch.equal(wa, wb)):
+                difference = f"{where}: folded integer weights differ"
             compared += 1
-        assert len(a["outputs"]) == len(b["outputs"]), f"{where}: output quantize {a['outputs']} vs {b['outputs']}"
+            if difference is not None:
+                differences.append(difference)
+        if len(a["outputs"]) != len(b["outputs"]):
+            differences.append(f"{where}: output quantize {a['outputs']} vs {b['outputs']}")
+            continue
         for qa, qb in zip(a["outputs"], b["outputs"]):
-            _assert_qparams_equal(qa, qb, where + " output")
+            difference = _qparams_difference(qa, qb, where + " output")
             compared += 1
+            if difference is not None:
+                differences.append(difference)
+    return compared, differences
+
+
+def assert_same_qparams(ours: Quantized, upstream: Quantized, anchor_names: Sequence[str]) -> int:
+    """Every anchor op, in graph order, has the same q/dq parameters (and the
+    same folded integer weights) in both graphs. Returns the number compared."""
+    compared, differences = qparam_differences(ours, upstream, anchor_names)
+    assert not differences, "\n".join(differences)
     return compared
 
 
-def _assert_qparams_equal(a, b, where: str) -> None:
-    assert len(a) == len(b) and a[0] == b[0], f"{where}: {a[0]} vs {b[0]}"
+def _qparams_difference(a, b, where: str) -> Optional[str]:
+    if len(a) != len(b) or a[0] != b[0]:
+        return f"{where}: {a[0]} vs {b[0]}"
     for x, y in zip(a[1:], b[1:]):
         if isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor):
             x, y = torch.as_tensor(x), torch.as_tensor(y)
-            assert x.shape == y.shape and torch.equal(x.to(y.dtype), y), f"{where}: {x} vs {y}"
-        else:
-            assert x == y, f"{where}: {a} vs {b}"
+            if not (x.shape == y.shape and torch.equal(x.to(y.dtype), y)):
+                return f"{where}: {x} vs {y}"
+        elif x != y:
+            return f"{where}: {a} vs {b}"
+    return None
 
 
 def last_output_scale(quantized: Quantized) -> float:
@@ -214,3 +249,45 @@ def last_output_scale(quantized: Quantized) -> float:
             scale = node.args[1]
     assert scale is not None, "no quantize_per_tensor in the graph"
     return float(scale)
+
+
+# ---- the models compared (tests/quantizer/test_real_models.py, tools/bench_upstream.py) ----
+
+# Input sizes: small inputs keep the runs short; ResNet-50 at a lower resolution.
+TORCHVISION_MODELS = {"resnet18": 64, "mobilenet_v2": 64, "resnet50": 32}
+
+
+def make_torchvision_model(name: str):
+    """(model, example inputs, calibration batches): random init with seed 0,
+    batch-norm statistics from three random batches."""
+    import torchvision
+
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, name)()
+    size = TORCHVISION_MODELS[name]
+    calibrate_batch_norm(model, [torch.randn(4, 3, size, size) for _ in range(3)])
+    example = (torch.randn(1, 3, size, size),)
+    calibration = [(torch.randn(2, 3, size, size),) for _ in range(2)]
+    return model, example, calibration
+
+
+class MLPStack(torch.nn.Module):
+    """Transformer-style feed-forward blocks: pre-norm, two linears, residual."""
+
+    def __init__(self, dim=32, hidden=64, blocks=2):
+        super().__init__()
+        self.blocks = torch.nn.ModuleList(
+            torch.nn.ModuleDict({"norm": torch.nn.LayerNorm(dim), "up": torch.nn.Linear(dim, hidden),
+                                 "down": torch.nn.Linear(hidden, dim)}) for _ in range(blocks))
+        self.head = torch.nn.Linear(dim, 10)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = x + block["down"](torch.nn.functional.gelu(block["up"](block["norm"](x))))
+        return self.head(x)
+
+
+def make_mlp():
+    torch.manual_seed(0)
+    model = MLPStack().eval()
+    return model, (torch.randn(2, 5, 32),), [(torch.randn(2, 5, 32),) for _ in range(2)]

@@ -19,49 +19,16 @@ import torch
 
 import parity
 
-torchvision = pytest.importorskip("torchvision", reason="needs torchvision (python3-torchvision)")
+pytest.importorskip("torchvision", reason="needs torchvision (python3-torchvision)")
 
 UPSTREAM_MISSING = parity.upstream_flow_missing()
 requires_upstream_flow = pytest.mark.skipif(UPSTREAM_MISSING is not None, reason=UPSTREAM_MISSING or "")
 
-# The ops whose q/dq are compared, in graph order.
-ANCHORS = ("conv2d", "linear", "add", "relu", "hardtanh", "max_pool2d", "adaptive_avg_pool2d", "flatten", "dropout",
-           "layer_norm", "gelu")
+ANCHORS = parity.ANCHORS
 
-# Small inputs keep the run short; ResNet-50 at a lower resolution.
-MODELS = {"resnet18": 64, "mobilenet_v2": 64, "resnet50": 32}
-
-
-def make_model(name: str):
-    torch.manual_seed(0)
-    model = getattr(torchvision.models, name)()
-    size = MODELS[name]
-    parity.calibrate_batch_norm(model, [torch.randn(4, 3, size, size) for _ in range(3)])
-    example = (torch.randn(1, 3, size, size),)
-    calibration = [(torch.randn(2, 3, size, size),) for _ in range(2)]
-    return model, example, calibration
-
-
-class MLPStack(torch.nn.Module):
-    """Transformer-style feed-forward blocks: pre-norm, two linears, residual."""
-
-    def __init__(self, dim=32, hidden=64, blocks=2):
-        super().__init__()
-        self.blocks = torch.nn.ModuleList(
-            torch.nn.ModuleDict({"norm": torch.nn.LayerNorm(dim), "up": torch.nn.Linear(dim, hidden),
-                                 "down": torch.nn.Linear(hidden, dim)}) for _ in range(blocks))
-        self.head = torch.nn.Linear(dim, 10)
-
-    def forward(self, x):
-        for block in self.blocks:
-            x = x + block["down"](torch.nn.functional.gelu(block["up"](block["norm"](x))))
-        return self.head(x)
-
-
-def make_mlp():
-    torch.manual_seed(0)
-    model = MLPStack().eval()
-    return model, (torch.randn(2, 5, 32),), [(torch.randn(2, 5, 32),) for _ in range(2)]
+MODELS = list(parity.TORCHVISION_MODELS)
+make_model = parity.make_torchvision_model
+make_mlp = parity.make_mlp
 
 
 def assert_outputs_close(ours, upstream, example, step):
@@ -74,7 +41,7 @@ def assert_outputs_close(ours, upstream, example, step):
 @requires_upstream_flow
 @pytest.mark.parametrize("per_channel", [True, False], ids=["per_channel", "per_tensor"])
 @pytest.mark.parametrize("how", ["script", "trace"])
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", MODELS)
 def test_torchvision_model_matches_upstream(name, how, per_channel):
     model, example, calibration = make_model(name)
     kwargs = {"is_per_channel": per_channel}

@@ -100,11 +100,32 @@ torch::jit::Module load_model(const std::string& path) {
   return model;
 }
 
-// Serialized size, as torch.jit.save writes it.
+// Counts what is written to it and keeps nothing.
+class ByteCounter : public std::streambuf {
+ public:
+  int64_t bytes() const { return bytes_; }
+
+ protected:
+  std::streamsize xsputn(const char*, std::streamsize count) override {
+    bytes_ += count;
+    return count;
+  }
+  int_type overflow(int_type character) override {
+    if (!traits_type::eq_int_type(character, traits_type::eof())) ++bytes_;
+    return traits_type::not_eof(character);
+  }
+
+ private:
+  int64_t bytes_ = 0;
+};
+
+// Serialized size, as torch.jit.save writes it (not kept: a string of it
+// would be copied each time it grows).
 int64_t serialized_bytes(const torch::jit::Module& model) {
-  std::ostringstream out;
+  ByteCounter counter;
+  std::ostream out(&counter);
   model.save(out);
-  return static_cast<int64_t>(out.str().size());
+  return counter.bytes();
 }
 
 // A temporary file next to `target`, renamed onto it by commit(); removed if
@@ -247,8 +268,14 @@ int run(const Options& options) {
                  {"calibration",
                   {{"batches", batches.size()},
                    {"source", options.calibration.empty() ? "random" : options.calibration}}}};
-  report["ops"] = torch_pt2e::cli::quantized_ops_report(prepared, plain, batches);
-  const double model_db = torch_pt2e::cli::model_sqnr_db(model, converted, batches);
+  std::vector<std::vector<at::Tensor>> converted_outputs;
+  // Without the reference representation the per-op runs are runs of the
+  // converted model: its outputs come from them.
+  report["ops"] = torch_pt2e::cli::quantized_ops_report(
+      prepared, plain, batches, options.reference_representation ? nullptr : &converted_outputs);
+  const double model_db = converted_outputs.size() == batches.size()
+                              ? torch_pt2e::cli::model_sqnr_db(model, converted_outputs, batches)
+                              : torch_pt2e::cli::model_sqnr_db(model, converted, batches);
   report["model_sqnr_db"] = std::isinf(model_db) ? json() : json(model_db);
   report["size_bytes"] = {{"float", serialized_bytes(model)}, {"quantized", 0}};
   seconds["report"] = clock.lap();

@@ -122,6 +122,33 @@ bool is_quantized_op(Node* node, const Module& owner) {
   return weight_quantized || !output_qparams(node, owner).is_null();
 }
 
+// Replaces the dequantize of every module attribute (the folded integer
+// weights) by its result, computed once: the report runs the graph once per
+// batch, and dequantizing every weight each time costs about as much as
+// the rest of the quantized run.
+void dequantize_weights_once(Graph& graph, const Module& owner) {
+  std::vector<Node*> weight_dequantizes;
+  for (Node* node : graph.nodes()) {
+    if (passes::is_dequantize(node) && passes::attribute_tensor(node->input(0), owner)) {
+      weight_dequantizes.push_back(node);
+    }
+  }
+  for (Node* node : weight_dequantizes) {
+    torch::jit::Stack stack;
+    for (Value* input : node->inputs()) {
+      auto value = passes::constant_value(input);
+      if (!value) value = passes::attribute_value(input, owner);
+      if (!value) break;
+      stack.push_back(*value);
+    }
+    if (stack.size() != node->inputs().size()) continue;
+    node->getOperation()(stack);
+    torch::jit::WithInsertPoint insert_before(node);
+    node->output()->replaceAllUsesWith(graph.insertConstant(stack.back()));
+    node->destroy();
+  }
+}
+
 // Makes `graph` (a copy of a method's graph) return a tuple of `values`.
 void return_values(Graph& graph, const std::vector<Value*>& values) {
   while (!graph.outputs().empty()) graph.eraseOutput(0);
@@ -130,14 +157,12 @@ void return_values(Graph& graph, const std::vector<Value*>& values) {
   graph.registerOutput(tuple->output());
 }
 
-std::vector<at::Tensor> run_graph(torch::jit::GraphFunction& function, const Module& owner, const Batch& batch) {
+std::vector<c10::IValue> run_graph(torch::jit::GraphFunction& function, const Module& owner, const Batch& batch) {
   torch::jit::Stack stack;
   stack.emplace_back(owner._ivalue());
   stack.insert(stack.end(), batch.begin(), batch.end());
   function.run(stack);
-  std::vector<at::Tensor> outputs;
-  for (const auto& value : stack.back().toTupleRef().elements()) outputs.push_back(value.toTensor());
-  return outputs;
+  return stack.back().toTupleRef().elements().vec();
 }
 
 void flatten_tensors(const c10::IValue& value, std::vector<at::Tensor>& out) {
@@ -193,6 +218,24 @@ json db_json(double db) { return std::isinf(db) ? json() : json(db); }
 void SqnrAccumulator::add(const at::Tensor& reference, const at::Tensor& quantized) {
   TORCH_CHECK(reference.sizes() == quantized.sizes(), "SQNR: outputs differ in shape, float ", reference.sizes(),
               " vs quantized ", quantized.sizes());
+  if (reference.scalar_type() == at::kFloat && quantized.scalar_type() == at::kFloat) {
+    // one pass in double without temporaries: the float64 copies and their
+    // squares cost more than the models' runs
+    const auto f = reference.detach().contiguous();
+    const auto q = quantized.detach().contiguous();
+    const float* f_data = f.data_ptr<float>();
+    const float* q_data = q.data_ptr<float>();
+    double signal = 0, noise = 0;
+    for (int64_t i = 0, n = f.numel(); i < n; ++i) {
+      const double value = f_data[i];
+      const double error = value - static_cast<double>(q_data[i]);
+      signal += value * value;
+      noise += error * error;
+    }
+    signal_ += signal;
+    noise_ += noise;
+    return;
+  }
   const auto f = reference.detach().to(at::kDouble);
   const auto q = quantized.detach().to(at::kDouble);
   signal_ += f.pow(2).sum().item<double>();
@@ -204,7 +247,9 @@ double SqnrAccumulator::db() const {
   return 10 * std::log10(signal_ / noise_);
 }
 
-json quantized_ops_report(const Module& prepared, const Module& converted, const std::vector<Batch>& batches) {
+json quantized_ops_report(const Module& prepared, const Module& converted, const std::vector<Batch>& batches,
+                          std::vector<std::vector<at::Tensor>>* converted_outputs) {
+  if (converted_outputs) converted_outputs->clear();
   auto float_graph = prepared.get_method("forward").graph()->copy();
   std::vector<Node*> observer_calls;
   for (Node* node : float_graph->nodes()) {
@@ -215,6 +260,7 @@ json quantized_ops_report(const Module& prepared, const Module& converted, const
     call->destroy();
   }
   auto quantized_graph = converted.get_method("forward").graph()->copy();
+  Value* converted_output = quantized_graph->outputs().at(0);
   const auto float_ops = key_ops(*float_graph);
   const auto quantized_ops = key_ops(*quantized_graph);
 
@@ -254,7 +300,11 @@ json quantized_ops_report(const Module& prepared, const Module& converted, const
   }
   if (float_values.empty()) return ops;
 
+  // One run of each graph per batch yields every op's output (and the
+  // converted model's own result, last), rather than one run per op.
   return_values(*float_graph, float_values);
+  dequantize_weights_once(*quantized_graph, converted);
+  quantized_values.push_back(converted_output);
   return_values(*quantized_graph, quantized_values);
   torch::jit::GraphFunction float_function("pt2e_quantize_float_ops", float_graph, nullptr);
   torch::jit::GraphFunction quantized_function("pt2e_quantize_quantized_ops", quantized_graph, nullptr);
@@ -262,7 +312,11 @@ json quantized_ops_report(const Module& prepared, const Module& converted, const
   for (const Batch& batch : batches) {
     const auto reference = run_graph(float_function, prepared, batch);
     const auto quantized = run_graph(quantized_function, converted, batch);
-    for (size_t i = 0; i < sqnr.size(); ++i) sqnr[i].add(reference[i], quantized[i]);
+    for (size_t i = 0; i < sqnr.size(); ++i) sqnr[i].add(reference[i].toTensor(), quantized[i].toTensor());
+    if (converted_outputs) {
+      converted_outputs->emplace_back();
+      flatten_tensors(quantized.back(), converted_outputs->back());
+    }
   }
   for (size_t i = 0; i < ordered.size(); ++i) {
     if (measured_index[i] >= 0) ops[i]["sqnr_db"] = db_json(sqnr[measured_index[i]].db());
@@ -271,11 +325,23 @@ json quantized_ops_report(const Module& prepared, const Module& converted, const
 }
 
 double model_sqnr_db(const Module& reference, const Module& quantized, const std::vector<Batch>& batches) {
-  SqnrAccumulator sqnr;
+  std::vector<std::vector<at::Tensor>> quantized_outputs;
   for (const Batch& batch : batches) {
-    std::vector<at::Tensor> expected, actual;
-    flatten_tensors(Module(reference).forward(batch), expected);
-    flatten_tensors(Module(quantized).forward(batch), actual);
+    quantized_outputs.emplace_back();
+    flatten_tensors(Module(quantized).forward(batch), quantized_outputs.back());
+  }
+  return model_sqnr_db(reference, quantized_outputs, batches);
+}
+
+double model_sqnr_db(const Module& reference, const std::vector<std::vector<at::Tensor>>& quantized_outputs,
+                     const std::vector<Batch>& batches) {
+  TORCH_CHECK(quantized_outputs.size() == batches.size(), "model SQNR: quantized outputs of ",
+              quantized_outputs.size(), " batches for ", batches.size(), " batches");
+  SqnrAccumulator sqnr;
+  for (size_t b = 0; b < batches.size(); ++b) {
+    std::vector<at::Tensor> expected;
+    flatten_tensors(Module(reference).forward(batches[b]), expected);
+    const auto& actual = quantized_outputs[b];
     TORCH_CHECK(expected.size() == actual.size(), "the float model returns ", expected.size(),
                 " tensors but the quantized model ", actual.size());
     for (size_t i = 0; i < expected.size(); ++i) sqnr.add(expected[i], actual[i]);

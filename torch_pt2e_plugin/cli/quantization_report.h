@@ -34,11 +34,19 @@ class SqnrAccumulator {
 // the op's output with the same op of `prepared` (observers bypassed) on
 // `batches`. `converted` must come from convert_pt2e(prepared) without the
 // reference representation, which rewrites the ops themselves.
+// When `converted_outputs` is given, it receives the tensors `converted`
+// returns for each batch (flattened), taken from the same runs.
 nlohmann::json quantized_ops_report(const torch::jit::Module& prepared, const torch::jit::Module& converted,
-                                    const std::vector<Batch>& batches);
+                                    const std::vector<Batch>& batches,
+                                    std::vector<std::vector<at::Tensor>>* converted_outputs = nullptr);
 
 // SQNR of every tensor output of `quantized` against `reference` on `batches`.
 double model_sqnr_db(const torch::jit::Module& reference, const torch::jit::Module& quantized,
+                     const std::vector<Batch>& batches);
+
+// The same, with the quantized model's outputs already computed for each
+// batch (as quantized_ops_report's `converted_outputs`).
+double model_sqnr_db(const torch::jit::Module& reference, const std::vector<std::vector<at::Tensor>>& quantized_outputs,
                      const std::vector<Batch>& batches);
 
 // A fixed-width text table of the report (the JSON written by --report-json).

@@ -89,6 +89,18 @@ Value* add_tensor_attribute(torch::jit::Module& module, torch::jit::Graph& graph
   return get->output();
 }
 
+bool is_conv(const Node* node) {
+  const auto kind = node->kind();
+  return kind == c10::aten::conv1d || kind == c10::aten::conv2d || kind == c10::aten::conv3d ||
+         is_conv_transpose(node);
+}
+
+bool is_conv_transpose(const Node* node) {
+  const auto kind = node->kind();
+  return kind == c10::aten::conv_transpose1d || kind == c10::aten::conv_transpose2d ||
+         kind == c10::aten::conv_transpose3d;
+}
+
 std::string schema_name(const Node* node) {
   const auto* schema = node->maybeSchema();
   if (schema == nullptr) return "";

@@ -55,7 +55,10 @@ def graph_nodes(module) -> int:
     return count(canonical.graph.nodes())
 
 
-def time_pt2e(scripted, example, repeat):
+def time_pt2e(scripted, example, repeat, wrap_times=None):
+    """prepare and convert seconds; with a list `wrap_times`, also appends the
+    seconds torch's wrap_cpp_module (Python objects for every submodule, part
+    of both timings) takes on the prepared and on the converted module."""
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
     prepare_s, prepared = median_time(lambda: prepare_pt2e(scripted, quantizer), repeat)
     with torch.no_grad():
@@ -63,6 +66,10 @@ def time_pt2e(scripted, example, repeat):
     convert_s, converted = median_time(lambda: convert_pt2e(prepared), repeat)
     with torch.no_grad():
         converted(*example)  # the result runs
+    if wrap_times is not None:
+        wrap = torch.jit._recursive.wrap_cpp_module
+        wrap_times.append(median_time(lambda: wrap(prepared._c), repeat)[0])
+        wrap_times.append(median_time(lambda: wrap(converted._c), repeat)[0])
     return prepare_s, convert_s
 
 
@@ -153,7 +160,9 @@ def main():
     if args.synthetic_nodes:
         width = 8
         print(f"Synthetic residual Linear+ReLU stacks (width {width}), PT2E flow")
-        print(f"{'blocks':>7}{'nodes':>8} | {'prepare s':>9} {'convert s':>9} | {'us/node':>8}")
+        print("(wrap: of those, torch.jit._recursive.wrap_cpp_module on the prepared / converted module)")
+        print(f"{'blocks':>7}{'nodes':>8} | {'prepare s':>9} {'convert s':>9} | {'us/node':>8} | "
+              f"{'wrap prep':>9} {'wrap conv':>9}")
         probe = torch.jit.script(ResidualStack(10, width).eval())
         nodes_per_block = graph_nodes(probe) / 10
         for target in (int(n) for n in args.synthetic_nodes.split(",")):
@@ -161,9 +170,11 @@ def main():
             scripted = torch.jit.script(ResidualStack(blocks, width).eval())
             nodes = graph_nodes(scripted)
             example = (torch.randn(2, width),)
-            prepare_s, convert_s = time_pt2e(scripted, example, args.repeat)
+            wrap_times = []
+            prepare_s, convert_s = time_pt2e(scripted, example, args.repeat, wrap_times)
             print(f"{blocks:>7}{nodes:>8} | {prepare_s:>9.3f} {convert_s:>9.3f} | "
-                  f"{(prepare_s + convert_s) / nodes * 1e6:>8.1f}")
+                  f"{(prepare_s + convert_s) / nodes * 1e6:>8.1f} | {wrap_times[0]:>9.3f} {wrap_times[1]:>9.3f}",
+                  flush=True)
 
 
 if __name__ == "__main__":

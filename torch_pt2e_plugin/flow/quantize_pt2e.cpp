@@ -1,5 +1,6 @@
 #include "torch_pt2e_plugin/flow/quantize_pt2e.h"
 
+#include <memory>
 #include <unordered_set>
 
 #include <c10/util/Exception.h>
@@ -16,6 +17,7 @@
 #include "torch_pt2e_plugin/passes/fold_quantize.h"
 #include "torch_pt2e_plugin/passes/fuse_conv_bn_qat.h"
 #include "torch_pt2e_plugin/passes/insert_observers.h"
+#include "torch_pt2e_plugin/passes/pass_timer.h"
 #include "torch_pt2e_plugin/passes/port_metadata.h"
 #include "torch_pt2e_plugin/passes/prepare_state.h"
 #include "torch_pt2e_plugin/passes/reference_representation.h"
@@ -45,8 +47,12 @@ torch::jit::Module prepare_pt2e(const torch::jit::Module& model, quantizer::Quan
   torch::jit::Module module = passes::canonicalize_for_annotation(model, canonicalize_options(/*is_qat=*/false));
   module = quantizer.transform_for_annotation(module);
   quantizer::AnnotationTable annotations;
-  quantizer.annotate(module, annotations);
-  quantizer.validate(module, annotations);
+  {
+    passes::PassTimer timer("prepare: annotate");
+    quantizer.annotate(module, annotations);
+    quantizer.validate(module, annotations);
+  }
+  passes::PassTimer timer("prepare: insert observers");
   passes::insert_observers(module, annotations, /*is_qat=*/false);
   return module;
 }
@@ -75,7 +81,9 @@ torch::jit::Module convert_pt2e(const torch::jit::Module& prepared, const Conver
   TORCH_CHECK(state.has_value(), "convert_pt2e expects a module returned by prepare_pt2e (it has no ",
               passes::kPrepareStateAttribute, " attribute)");
   // New types and graphs, shared tensors (see canonicalize_for_annotation).
+  auto clone_timer = std::make_unique<passes::PassTimer>("convert: clone");
   torch::jit::Module module = prepared.clone(/*inplace=*/true);
+  clone_timer.reset();
   for (const auto& entry : options.derived_qparams) {
     TORCH_CHECK(module.hasattr(entry.first) && module.attr(entry.first).isObject(),
                 "convert_pt2e: derived qparams given for '", entry.first, "', which is not an observer of the module");
@@ -98,12 +106,22 @@ torch::jit::Module convert_pt2e(const torch::jit::Module& prepared, const Conver
       validly_annotated.erase(folded.batch_norm);
     }
   }
-  passes::convert_observers(module);
-  passes::duplicate_dequantize(*graph, validly_annotated);
-  passes::port_metadata(*graph, annotated);
-  if (options.fold_quantize) passes::fold_quantize(module);
+  {
+    passes::PassTimer timer("convert: observers to q/dq");
+    passes::convert_observers(module);
+  }
+  {
+    passes::PassTimer timer("convert: duplicate dq, metadata");
+    passes::duplicate_dequantize(*graph, validly_annotated);
+    passes::port_metadata(*graph, annotated);
+  }
+  if (options.fold_quantize) {
+    passes::PassTimer timer("convert: fold quantize");
+    passes::fold_quantize(module);
+  }
   if (options.use_reference_representation) passes::reference_representation(graph);
 
+  passes::PassTimer timer("convert: clean up");
   passes::remove_observer_modules(module);
   module._ivalue()->unsafeRemoveAttr(passes::kPrepareStateAttribute);
   module.type()->unsafeRemoveAttribute(passes::kPrepareStateAttribute);

@@ -267,7 +267,7 @@ torch::jit::Module add_observer(torch::jit::Module& owner, const std::string& na
   const auto declared_slot = owner.type()->findAttributeSlot(name);
   const bool declared_elsewhere = declared_slot && (*declared_slot >= owner._ivalue()->slots().size() ||
                                                     owner._ivalue()->getSlot(*declared_slot).isNone());
-  TORCH_CHECK(!owner.hasattr(name) || declared_elsewhere, "add_observer: ",
+  TORCH_CHECK((!declared_slot && !owner.type()->hasConstant(name)) || declared_elsewhere, "add_observer: ",
               owner.type()->name()->qualifiedName(), " already has an attribute named \"", name, "\"");
   const auto attributes = attributes_for(config, owner.is_training());
   const auto cu = owner._ivalue()->compilation_unit();
@@ -288,7 +288,10 @@ torch::jit::Module add_observer(torch::jit::Module& owner, const std::string& na
                 ", which a ", kind_name(config.kind),
                 " cannot fill; use another name or give the owner its own class (Module::clone)");
   }
-  owner.register_module(name, observer);
+  // register_module by slot: each lookup by name scans all of owner's
+  // attributes, and the flow adds thousands of observers to one module.
+  const size_t slot = declared_elsewhere ? *declared_slot : owner.type()->addAttribute(name, observer.type());
+  owner._ivalue()->setSlot(slot, observer._ivalue());
   return observer;
 }
 

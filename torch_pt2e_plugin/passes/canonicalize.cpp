@@ -77,19 +77,6 @@ bool rewrite_convolution(Node* node, const Module& owner) {
   return true;
 }
 
-bool is_conv(const Node* node) {
-  const auto kind = node->kind();
-  return kind == c10::aten::conv1d || kind == c10::aten::conv2d || kind == c10::aten::conv3d ||
-         kind == c10::aten::conv_transpose1d || kind == c10::aten::conv_transpose2d ||
-         kind == c10::aten::conv_transpose3d;
-}
-
-bool is_conv_transpose(const Node* node) {
-  const auto kind = node->kind();
-  return kind == c10::aten::conv_transpose1d || kind == c10::aten::conv_transpose2d ||
-         kind == c10::aten::conv_transpose3d;
-}
-
 // conv -> batch_norm(training=False), with the conv output used by the batch
 // norm alone: batch norm folded into new weight/bias attributes of `owner`
 // with torch.nn.utils.fusion.fuse_conv_bn_weights' arithmetic (so weights

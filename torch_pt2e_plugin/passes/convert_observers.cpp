@@ -1,5 +1,7 @@
 #include "torch_pt2e_plugin/passes/convert_observers.h"
 
+#include <unordered_map>
+
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/ir/constants.h>
 
@@ -81,23 +83,32 @@ class ObserverConverter {
       : module_(module), graph_(*module.get_method("forward").graph()) {}
 
   std::vector<ConvertedObserver> run() {
-    std::vector<Node*> calls;
+    // Slots by name, looked up once: Module::attr scans every attribute, and
+    // observers are thousands of attributes of one module. Converting only
+    // appends attributes, so the slots stay valid.
+    std::unordered_map<std::string, size_t> slots;
+    const auto& type = *module_.type();
+    for (size_t i = 0; i < type.numAttributes(); ++i) slots.emplace(type.getAttributeName(i), i);
+    std::vector<std::pair<Node*, size_t>> calls;
     for (Node* node : graph_.nodes()) {
       if (const auto name = observer_call_name(node)) {
-        if (module_.hasattr(*name) && module_.attr(*name).isObject()) calls.push_back(node);
+        const auto it = slots.find(*name);
+        if (it != slots.end() && module_._ivalue()->getSlot(it->second).isObject()) {
+          calls.emplace_back(node, it->second);
+        }
       }
     }
     std::vector<ConvertedObserver> converted;
-    for (Node* call : calls) converted.push_back(convert(call));
+    for (const auto& call : calls) converted.push_back(convert(call.first, call.second));
     return converted;
   }
 
  private:
-  ConvertedObserver convert(Node* call) {
+  ConvertedObserver convert(Node* call, size_t slot) {
     const std::string name = *observer_call_name(call);
     // A fake-quantize module converts as its observer (upstream's
     // FakeQuantize.calculate_qparams is its observer's).
-    const Module called(module_.attr(name).toObject());
+    const Module called(module_._ivalue()->getSlot(slot).toObject());
     const Module observer = observers::is_fake_quantize(called) ? observers::fake_quantize_observer(called) : called;
     const ObserverFacts facts = facts_of(observer);
     Value* input = call->input(1);
@@ -204,16 +215,18 @@ class ObserverConverter {
 std::vector<ConvertedObserver> convert_observers(Module& module) { return ObserverConverter(module).run(); }
 
 void remove_observer_modules(Module& module) {
-  std::vector<std::string> names;
-  for (const auto& child : module.named_children()) {
-    if (observers::is_observer(child.value) || observers::is_derived_observer(child.value) ||
-        observers::is_fake_quantize(child.value)) {
-      names.push_back(child.name);
+  // By slot, last first (observers were appended last, so each removal
+  // moves few slots); removing by name would scan the slots once more each.
+  const auto& type = module.type();
+  for (size_t slot = type->numAttributes(); slot-- > 0;) {
+    const c10::IValue& value = module._ivalue()->getSlot(slot);
+    if (!value.isObject() || !type->getAttribute(slot)->cast<c10::ClassType>()) continue;
+    const Module child(value.toObject());
+    if (observers::is_observer(child) || observers::is_derived_observer(child) || observers::is_fake_quantize(child)) {
+      const std::string name = type->getAttributeName(slot);
+      module._ivalue()->unsafeRemoveSlot(slot);
+      type->unsafeRemoveAttribute(name);
     }
-  }
-  for (const auto& name : names) {
-    module._ivalue()->unsafeRemoveAttr(name);
-    module.type()->unsafeRemoveAttribute(name);
   }
 }
 

@@ -23,19 +23,6 @@ constexpr size_t kBnInput = 0, kBnWeight = 1, kBnBias = 2, kBnMean = 3, kBnVar =
 // prim::CallMethod of an observer: (module, input).
 constexpr size_t kCallInput = 1;
 
-bool is_conv(const Node* node) {
-  const auto kind = node->kind();
-  return kind == c10::aten::conv1d || kind == c10::aten::conv2d || kind == c10::aten::conv3d ||
-         kind == c10::aten::conv_transpose1d || kind == c10::aten::conv_transpose2d ||
-         kind == c10::aten::conv_transpose3d;
-}
-
-bool is_conv_transpose(const Node* node) {
-  const auto kind = node->kind();
-  return kind == c10::aten::conv_transpose1d || kind == c10::aten::conv_transpose2d ||
-         kind == c10::aten::conv_transpose3d;
-}
-
 // The observer/fake-quantize call producing `v`, if any.
 Node* observer_call_of(Value* v) { return observer_call_name(v->node()) ? v->node() : nullptr; }
 

@@ -99,8 +99,8 @@ int64_t fold_quantize(Module& module) {
     if (!input || !input->isTensor()) continue;
     const auto result = evaluator.evaluate(q->output());
     if (!result || !result->isTensor()) continue;
-    const std::string name = unique_attribute_name(module, "_frozen_param" + std::to_string(folded));
-    Value* attribute = add_tensor_attribute(module, *graph, name, result->toTensor(), /*is_parameter=*/false);
+    Value* attribute = add_tensor_attribute(module, *graph, "_frozen_param" + std::to_string(folded),
+                                            result->toTensor(), /*is_parameter=*/false);
     copy_metadata(q, attribute->node());
     q->output()->replaceAllUsesWith(attribute);
     ++folded;

@@ -21,19 +21,6 @@ constexpr size_t kConvWeight = 1, kConvBias = 2;
 // aten::batch_norm argument slots.
 constexpr size_t kBnInput = 0, kBnWeight = 1, kBnVar = 4, kBnEps = 7;
 
-bool is_conv(const Node* node) {
-  const auto kind = node->kind();
-  return kind == c10::aten::conv1d || kind == c10::aten::conv2d || kind == c10::aten::conv3d ||
-         kind == c10::aten::conv_transpose1d || kind == c10::aten::conv_transpose2d ||
-         kind == c10::aten::conv_transpose3d;
-}
-
-bool is_conv_transpose(const Node* node) {
-  const auto kind = node->kind();
-  return kind == c10::aten::conv_transpose1d || kind == c10::aten::conv_transpose2d ||
-         kind == c10::aten::conv_transpose3d;
-}
-
 bool is_shape_only_use(const Node* user) {
   const auto kind = user->kind();
   return kind == c10::aten::size || kind == c10::aten::dim || kind == c10::aten::len;

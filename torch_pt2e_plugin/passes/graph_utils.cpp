@@ -73,7 +73,7 @@ c10::optional<c10::IValue> constant_value(Value* v) { return torch::jit::toIValu
 
 std::string unique_attribute_name(const torch::jit::Module& module, const std::string& base) {
   std::string name = base;
-  for (int i = 1; module.hasattr(name) || module.type()->hasAttribute(name); ++i) {
+  for (int i = 1; module.hasattr(name); ++i) {
     name = base + "_" + std::to_string(i);
   }
   return name;
@@ -82,11 +82,25 @@ std::string unique_attribute_name(const torch::jit::Module& module, const std::s
 Value* add_tensor_attribute(torch::jit::Module& module, torch::jit::Graph& graph, const std::string& base,
                             const at::Tensor& value, bool is_parameter) {
   const std::string name = unique_attribute_name(module, base);
-  module.register_attribute(name, c10::TensorType::get(), value, is_parameter, /*is_buffer=*/!is_parameter);
+  // register_attribute would look the fresh name up twice more, each a scan of all attributes.
+  const size_t slot = module.type()->addAttribute(name, c10::TensorType::get(), is_parameter, !is_parameter);
+  module._ivalue()->setSlot(slot, value);
   torch::jit::WithInsertPoint guard(graph.param_node()->next());
   Node* get = graph.insertNode(graph.createGetAttr(graph.inputs()[0], name));
   get->output()->setDebugName(name);
   return get->output();
+}
+
+bool is_conv(const Node* node) {
+  const auto kind = node->kind();
+  return kind == c10::aten::conv1d || kind == c10::aten::conv2d || kind == c10::aten::conv3d ||
+         is_conv_transpose(node);
+}
+
+bool is_conv_transpose(const Node* node) {
+  const auto kind = node->kind();
+  return kind == c10::aten::conv_transpose1d || kind == c10::aten::conv_transpose2d ||
+         kind == c10::aten::conv_transpose3d;
 }
 
 std::string schema_name(const Node* node) {

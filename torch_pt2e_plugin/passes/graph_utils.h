@@ -39,6 +39,11 @@ std::string unique_attribute_name(const torch::jit::Module& module, const std::s
 torch::jit::Value* add_tensor_attribute(torch::jit::Module& module, torch::jit::Graph& graph, const std::string& base,
                                         const at::Tensor& value, bool is_parameter);
 
+// aten::conv{1,2,3}d and aten::conv_transpose{1,2,3}d, the forms canonicalize
+// gives every convolution (is_conv includes the transposed ones).
+bool is_conv(const torch::jit::Node* node);
+bool is_conv_transpose(const torch::jit::Node* node);
+
 // The schema's "name.overload" (or "name") of a node, "" for nodes without a schema.
 std::string schema_name(const torch::jit::Node* node);
 

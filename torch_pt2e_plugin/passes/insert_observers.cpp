@@ -148,7 +148,7 @@ class ObserverInserter {
   Module& instance_module(int64_t id) {
     Instance& instance = instances_[id];
     if (instance.module) return *instance.module;
-    instance.name = unique_attribute_name(module_, kObserverPrefix + std::to_string(next_index_++));
+    instance.name = fresh_observer_name();
     const QuantizationSpecPtr& spec = instance.spec;
     switch (spec->kind()) {
       case SpecKind::kQuantization: {
@@ -192,6 +192,21 @@ class ObserverInserter {
     call_names_[instance.name] = id;
     ++result_.observers;
     return *instance.module;
+  }
+
+  // unique_attribute_name's choice, from a set of the module's names kept
+  // here: asking the module scans all its attributes, once per observer.
+  std::string fresh_observer_name() {
+    if (taken_names_.empty()) {
+      const auto& type = *module_.type();
+      for (size_t i = 0; i < type.numAttributes(); ++i) taken_names_.insert(type.getAttributeName(i));
+      for (size_t i = 0; i < type.numConstants(); ++i) taken_names_.insert(type.getConstantName(i));
+    }
+    const std::string base = kObserverPrefix + std::to_string(next_index_++);
+    std::string name = base;
+    for (int i = 1; taken_names_.count(name); ++i) name = base + "_" + std::to_string(i);
+    taken_names_.insert(name);
+    return name;
   }
 
   // The instance a call node runs, or -1 if the node is not an observer call.
@@ -283,6 +298,7 @@ class ObserverInserter {
   std::unordered_map<int64_t, int64_t> group_instance_;
   std::unordered_map<EdgeOrNode, int64_t, quantizer::EdgeOrNodeHash> key_instance_;
   std::unordered_map<std::string, int64_t> call_names_;
+  std::unordered_set<std::string> taken_names_;
   int64_t next_index_ = 0;
   InsertObserversResult result_;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <unordered_set>
 
@@ -55,6 +56,14 @@ constexpr double kHistcUpperBound = 3.4028235e15;
 
 bool is_op(const Node* node, const OpSet& ops) {
   if (!passes::is_operator_node(node)) return false;
+  // The kind filters first: building the schema name of every node for every
+  // annotator would cost more than the annotators' own work.
+  const char* kind = node->kind().toQualString();
+  const size_t kind_length = std::strlen(kind);
+  const bool kind_matches = std::any_of(ops.begin(), ops.end(), [&](const std::string& op) {
+    return op.compare(0, kind_length, kind) == 0 && (op.size() == kind_length || op[kind_length] == '.');
+  });
+  if (!kind_matches) return false;
   const std::string name = passes::schema_name(node);
   return std::find(ops.begin(), ops.end(), name) != ops.end();
 }
@@ -135,6 +144,9 @@ class Annotating {
         table_.at(node).annotated = true;
       } else {
         table_.mark(value);
+        if (marked_paths_) {
+          if (const auto path = attribute_path(value)) marked_paths_->insert(*path);
+        }
       }
     }
   }
@@ -205,11 +217,15 @@ class Annotating {
     if (table_.is_marked(value)) return true;
     const auto path = attribute_path(value);
     if (!path) return false;
-    for (const Value* marked : table_.marked()) {
-      const auto other = attribute_path(const_cast<Value*>(marked));
-      if (other && *other == *path) return true;
+    // Resolving every marked value's path per query made annotation quadratic;
+    // the paths are resolved once, and mark_annotated keeps them current.
+    if (!marked_paths_) {
+      marked_paths_.emplace();
+      for (const Value* marked : table_.marked()) {
+        if (const auto other = attribute_path(const_cast<Value*>(marked))) marked_paths_->insert(*other);
+      }
     }
-    return false;
+    return marked_paths_->count(*path) != 0;
   }
 
   c10::optional<std::string> attribute_path(Value* value) const {
@@ -224,6 +240,7 @@ class Annotating {
   AnnotationTable& table_;
   const QuantizationConfig* config_;
   const NodeFilter& filter_;
+  mutable c10::optional<std::unordered_set<std::string>> marked_paths_;
 };
 
 std::shared_ptr<SharedQuantizationSpec> shared_with(EdgeOrNode key) {
@@ -232,26 +249,56 @@ std::shared_ptr<SharedQuantizationSpec> shared_with(EdgeOrNode key) {
   return spec;
 }
 
+// The input edges of a linear or convolution `op` (activation, weight, and
+// bias unless it is None) with their specs, and the pattern's partition:
+// `pattern` (the pattern's nodes) followed by the weight and bias.
+struct WeightedPattern {
+  QuantizationAnnotation inputs;
+  Partition partition;
+};
+
+WeightedPattern weighted_pattern(Annotating& a, Node* op, QuantizationSpecPtr weight_spec, Partition pattern) {
+  WeightedPattern result{QuantizationAnnotation(), std::move(pattern)};
+  result.inputs.set_input(op->input(kInput), a.input_act());
+  result.inputs.set_input(op->input(kWeight), std::move(weight_spec));
+  result.partition.push_back(op->input(kWeight));
+  if (op->inputs().size() > kBias && !a.is_none(op->input(kBias))) {
+    result.inputs.set_input(op->input(kBias), a.bias());
+    result.partition.push_back(op->input(kBias));
+  }
+  return result;
+}
+
+// Records an accepted pattern: its input edges on `first`, the output spec
+// on `last` (the same node for single-op patterns), both `_annotated`, and
+// marks the partition.
+void annotate_pattern(Annotating& a, const Partition& partition, Node* first, QuantizationAnnotation inputs,
+                      Node* last) {
+  inputs.annotated = true;
+  if (first == last) inputs.output_qspec = a.output_act();
+  a.table().set(first, std::move(inputs));
+  if (first != last) {
+    QuantizationAnnotation output;
+    output.output_qspec = a.output_act();
+    output.annotated = true;
+    a.table().set(last, std::move(output));
+  }
+  a.mark_annotated(partition);
+}
+
 std::vector<Partition> annotate_linear(Annotating& a) {
   std::vector<Partition> partitions;
   for (Node* node : nodes_of(a.graph())) {
     if (!is_op(node, kLinear) || !a.passes(rep(node))) continue;
     if (a.is_annotated({rep(node)})) continue;
-    Value* act = node->input(kInput);
-    Value* weight = node->input(kWeight);
+    WeightedPattern pattern = weighted_pattern(a, node, a.weight(), {rep(node)});
     // Like upstream's _annotate_input_qspec_map, this adds to an existing
     // (not yet `_annotated`) annotation of the node.
     QuantizationAnnotation& annotation = a.table().at(node);
-    annotation.set_input(act, a.input_act());
-    annotation.set_input(weight, a.weight());
-    Partition partition = {rep(node), weight};
-    if (node->inputs().size() > kBias && !a.is_none(node->input(kBias))) {
-      annotation.set_input(node->input(kBias), a.bias());
-      partition.push_back(node->input(kBias));
-    }
+    for (auto& entry : pattern.inputs.input_qspec_map) annotation.set_input(entry.first, std::move(entry.second));
     annotation.output_qspec = a.output_act();
-    a.mark_annotated(partition);
-    partitions.push_back(partition);
+    a.mark_annotated(pattern.partition);
+    partitions.push_back(std::move(pattern.partition));
   }
   return partitions;
 }
@@ -262,23 +309,10 @@ std::vector<Partition> annotate_linear_relu(Annotating& a) {
     if (!is_op(relu, kRelu)) continue;
     Node* linear = op_node(relu->input(kInput));
     if (!linear || !is_op(linear, kLinear) || num_users(linear->output()) > 1) continue;
-    QuantizationAnnotation inputs;
-    inputs.set_input(linear->input(kInput), a.input_act());
-    inputs.set_input(linear->input(kWeight), a.weight());
-    Partition partition = {rep(relu), rep(linear), linear->input(kWeight)};
-    if (linear->inputs().size() > kBias && !a.is_none(linear->input(kBias))) {
-      inputs.set_input(linear->input(kBias), a.bias());
-      partition.push_back(linear->input(kBias));
-    }
-    if (a.is_annotated(partition) || !a.passes(partition)) continue;
-    inputs.annotated = true;
-    a.table().set(linear, std::move(inputs));
-    QuantizationAnnotation output;
-    output.output_qspec = a.output_act();
-    output.annotated = true;
-    a.table().set(relu, std::move(output));
-    a.mark_annotated(partition);
-    partitions.push_back(partition);
+    WeightedPattern pattern = weighted_pattern(a, linear, a.weight(), {rep(relu), rep(linear)});
+    if (a.is_annotated(pattern.partition) || !a.passes(pattern.partition)) continue;
+    annotate_pattern(a, pattern.partition, linear, std::move(pattern.inputs), relu);
+    partitions.push_back(std::move(pattern.partition));
   }
   return partitions;
 }
@@ -292,13 +326,8 @@ std::vector<Partition> annotate_conv(Annotating& a, bool transpose) {
     // conv -> relu is left to conv_relu.
     const auto users = users_of(conv->output());
     if (users.size() == 1 && is_op(users[0], kRelu)) continue;
-    bool skip = false;
-    QuantizationAnnotation annotation;
-    annotation.set_input(conv->input(kInput), a.input_act());
     Value* weight = conv->input(kWeight);
-    const auto groups = a.groups(conv);
-    skip = skip || (transpose && groups.value_or(0) != 1);
-    annotation.set_input(weight, transpose ? a.transposed_weight() : a.weight());
+    bool skip = transpose && a.groups(conv).value_or(0) != 1;
     if (a.dynamic()) {
       // Dynamically quantized convolutions: 2-d, not depthwise (upstream's
       // is_depthwise_conv(weight_shape, groups=1): one input channel per group).
@@ -306,17 +335,10 @@ std::vector<Partition> annotate_conv(Annotating& a, bool transpose) {
       skip = skip || (shape && shape->size() != 4);
       skip = skip || (!transpose && shape && shape->size() >= 2 && (*shape)[1] == 1);
     }
-    Partition partition = {rep(conv), weight};
-    if (conv->inputs().size() > kBias && !a.is_none(conv->input(kBias))) {
-      annotation.set_input(conv->input(kBias), a.bias());
-      partition.push_back(conv->input(kBias));
-    }
-    if (a.is_annotated(partition) || skip || !a.passes(partition)) continue;
-    annotation.output_qspec = a.output_act();
-    annotation.annotated = true;
-    a.table().set(conv, std::move(annotation));
-    a.mark_annotated(partition);
-    partitions.push_back(partition);
+    WeightedPattern pattern = weighted_pattern(a, conv, transpose ? a.transposed_weight() : a.weight(), {rep(conv)});
+    if (a.is_annotated(pattern.partition) || skip || !a.passes(pattern.partition)) continue;
+    annotate_pattern(a, pattern.partition, conv, std::move(pattern.inputs), conv);
+    partitions.push_back(std::move(pattern.partition));
   }
   return partitions;
 }
@@ -329,26 +351,13 @@ std::vector<Partition> annotate_conv_relu(Annotating& a, bool transpose) {
     if (!is_op(relu, kRelu)) continue;
     Node* conv = op_node(relu->input(kInput));
     if (!conv || !is_op(conv, convs) || num_users(conv->output()) > 1) continue;
-    QuantizationAnnotation inputs;
-    inputs.set_input(conv->input(kInput), a.input_act());
-    Value* weight = conv->input(kWeight);
-    inputs.set_input(weight, transpose ? a.transposed_weight() : a.weight());
-    Partition partition = {rep(relu), rep(conv), weight};
-    if (conv->inputs().size() > kBias && !a.is_none(conv->input(kBias))) {
-      inputs.set_input(conv->input(kBias), a.bias());
-      partition.push_back(conv->input(kBias));
-    }
-    if (a.is_annotated(partition)) continue;
+    WeightedPattern pattern =
+        weighted_pattern(a, conv, transpose ? a.transposed_weight() : a.weight(), {rep(relu), rep(conv)});
+    if (a.is_annotated(pattern.partition)) continue;
     if (transpose && a.groups(conv).value_or(0) != 1) continue;
-    if (!a.passes(partition)) continue;
-    inputs.annotated = true;
-    a.table().set(conv, std::move(inputs));
-    QuantizationAnnotation output;
-    output.output_qspec = a.output_act();
-    output.annotated = true;
-    a.table().set(relu, std::move(output));
-    a.mark_annotated(partition);
-    partitions.push_back(partition);
+    if (!a.passes(pattern.partition)) continue;
+    annotate_pattern(a, pattern.partition, conv, std::move(pattern.inputs), relu);
+    partitions.push_back(std::move(pattern.partition));
   }
   return partitions;
 }
@@ -373,23 +382,10 @@ std::vector<Partition> annotate_conv_bn(Annotating& a, bool has_relu, bool trans
       if (bn_users.size() != 1 || !is_op(bn_users[0], kRelu)) continue;
       output = bn_users[0];
     }
-    Value* weight = conv->input(kWeight);
-    Partition partition = {rep(conv), weight};
-    const bool has_bias = conv->inputs().size() > kBias && !a.is_none(conv->input(kBias));
-    if (has_bias) partition.push_back(conv->input(kBias));
-    if (a.is_annotated(partition) || !a.passes(partition)) continue;
-    QuantizationAnnotation inputs;
-    inputs.set_input(conv->input(kInput), a.input_act());
-    inputs.set_input(weight, a.weight());
-    if (has_bias) inputs.set_input(conv->input(kBias), a.bias());
-    inputs.annotated = true;
-    a.table().set(conv, std::move(inputs));
-    QuantizationAnnotation out;
-    out.output_qspec = a.output_act();
-    out.annotated = true;
-    a.table().set(output, std::move(out));
-    a.mark_annotated(partition);
-    partitions.push_back(partition);
+    WeightedPattern pattern = weighted_pattern(a, conv, a.weight(), {rep(conv)});
+    if (a.is_annotated(pattern.partition) || !a.passes(pattern.partition)) continue;
+    annotate_pattern(a, pattern.partition, conv, std::move(pattern.inputs), output);
+    partitions.push_back(std::move(pattern.partition));
   }
   return partitions;
 }

@@ -375,6 +375,15 @@ def test_convert_folds_batch_norm_into_the_quantized_conv(model_cls):
     assert (converted(x) - expected).abs().max().item() <= out_scale * 1.01
 
 
+# torch 2.6's oneDNN convolution backward (Debian trixie, oneDNN 3.7) returns
+# input gradients partly made of uninitialized memory for small inputs such as
+# 8x3x6x6: NaN whenever the allocator hands it memory that held NaNs, in eager
+# mode as well, whether the float model or the prepared one trains (minimal
+# reproduction in docs/quantizer.md, QAT). Allocator-dependent, so no probe can
+# tell reliably; torch's non-oneDNN kernels are used on torch 2.x instead.
+ONEDNN_CONV_BACKWARD_BROKEN = int(torch.__version__.split(".")[0]) >= 2
+
+
 def test_qat_training_reduces_loss_and_converts_without_accuracy_loss():
     torch.manual_seed(11)
     torch.set_num_threads(1)
@@ -390,16 +399,15 @@ def test_qat_training_reduces_loss_and_converts_without_accuracy_loss():
     optimizer = torch.optim.Adam(prepared.parameters(), lr=0.01)
     generator = torch.Generator().manual_seed(12)
     losses = []
-    # TorchScript's profiling executor replaces autograd by its own symbolic
-    # differentiation after two runs, which gave NaN gradients for the fused
-    # conv + batch norm in training mode (docs/quantizer.md, QAT); train on the
-    # unoptimized executor, as the docs recommend.
-    with torch.jit.optimized_execution(False):
+    # The default executor: profiling, then TorchScript's autodiff.
+    with torch.backends.mkldnn.flags(enabled=not ONEDNN_CONV_BACKWARD_BROKEN):
         for _ in range(300):
             images, labels = batch(32, generator)
             loss = F.cross_entropy(prepared(images), labels)
             optimizer.zero_grad()
             loss.backward()
+            for name, param in prepared.named_parameters():
+                assert torch.isfinite(param.grad).all(), (len(losses), name)
             optimizer.step()
             losses.append(loss.item())
     first, last = sum(losses[:20]) / 20, sum(losses[-20:]) / 20

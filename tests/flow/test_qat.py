@@ -295,6 +295,100 @@ def test_dropout_follows_the_training_flag():
     assert not torch.equal(a, b)
 
 
+def prepare_traced(model, example, is_per_channel=False):
+    """Traced in training mode (tracing runs forward once: the batch-norm
+    statistics of `model`, whose tensors the result shares, move)."""
+    traced = torch.jit.trace(model.train(), example, check_trace=False)
+    return prepare_qat_pt2e(traced, qat_quantizer(is_per_channel))
+
+
+def test_traced_model_switches_batch_norm_with_train_and_eval():
+    torch.manual_seed(15)
+    model = ConvBn()
+    x = torch.randn(4, 3, 8, 8) + 2.0
+    prepared = prepare_traced(model, torch.randn(4, 3, 8, 8))
+    reference = copy.deepcopy(model)
+    assert torch_pt2e.disable_fake_quant(prepared) == 3
+    batches = prepared.bn.num_batches_tracked.item()
+    reference.train()
+    torch.testing.assert_close(prepared(x), reference(x))
+    torch.testing.assert_close(prepared.bn.running_mean, reference.bn.running_mean)
+    torch.testing.assert_close(prepared.bn.running_var, reference.bn.running_var)
+    assert prepared.bn.num_batches_tracked.item() == batches + 1
+    prepared.eval()
+    reference.eval()
+    mean_before, var_before = prepared.bn.running_mean.clone(), prepared.bn.running_var.clone()
+    eval_out = prepared(x)
+    torch.testing.assert_close(eval_out, reference(x))  # running statistics, not the batch's
+    assert torch.equal(prepared.bn.running_mean, mean_before) and torch.equal(prepared.bn.running_var, var_before)
+    assert prepared.bn.num_batches_tracked.item() == batches + 1
+    prepared.train()
+    reference.train()
+    torch.testing.assert_close(prepared(x * 2), reference(x * 2))
+    torch.testing.assert_close(prepared.bn.running_mean, reference.bn.running_mean)
+    assert prepared.bn.num_batches_tracked.item() == batches + 2
+
+
+def test_traced_batch_norm_without_running_statistics_keeps_batch_statistics():
+    torch.manual_seed(16)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4, track_running_stats=False))
+    reference = copy.deepcopy(model)
+    x = torch.randn(4, 3, 8, 8) + 1.0
+    prepared = prepare_traced(model, x)
+    torch_pt2e.disable_fake_quant(prepared)
+    prepared.eval()
+    reference.eval()
+    torch.testing.assert_close(prepared(x), reference(x))
+
+
+def test_traced_dropout_follows_the_training_flag():
+    torch.manual_seed(17)
+    x = torch.randn(4, 1, 6, 6)
+    prepared = prepare_traced(SmallCNN(), x)
+    torch_pt2e.disable_fake_quant(prepared)
+    torch_pt2e.disable_observer(prepared)
+    prepared.eval()
+    assert torch.equal(prepared(x), prepared(x))
+    prepared.train()
+    torch.manual_seed(6)
+    a = prepared(x)
+    torch.manual_seed(7)
+    assert not torch.equal(a, prepared(x))
+
+
+def test_scripted_constant_dropout_flag_is_left_alone():
+    class FixedDropout(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(6, 5)
+
+        def forward(self, x):
+            return F.dropout(self.linear(x), 0.5, training=False)
+
+    prepared = prepare(FixedDropout())
+    torch_pt2e.disable_fake_quant(prepared)
+    x = torch.randn(8, 6)
+    assert torch.equal(prepared(x), F.linear(x, prepared.linear.weight, prepared.linear.bias))
+
+
+@pytest.mark.parametrize("model_cls", [ConvBn, ConvBnRelu])
+def test_traced_model_converts_with_batch_norm_folded(model_cls):
+    torch.manual_seed(18)
+    x = torch.randn(4, 3, 8, 8)
+    prepared = prepare_traced(model_cls(), x)
+    for _ in range(3):
+        prepared(torch.randn(4, 3, 8, 8))
+    torch_pt2e.disable_observer(prepared)
+    prepared.eval()
+    converted = convert_pt2e(prepared)
+    targets = call_targets(converted)
+    for op in (aten.batch_norm.default, aten.sqrt.default, aten.div.Tensor, aten.add_.Tensor):
+        assert op not in targets, converted.graph
+    check_nodes(converted, {QD.quantize_per_tensor.default: 2, QD.dequantize_per_tensor.default: 3})
+    out_scale = [fq for fq in fake_quantizers(prepared).values()][-1].scale.item()
+    assert (converted(x) - prepared(x)).abs().max().item() <= out_scale * 1.01
+
+
 def test_enable_and_disable_fake_quant_and_observer():
     torch.manual_seed(8)
     prepared = prepare(LinearRelu())

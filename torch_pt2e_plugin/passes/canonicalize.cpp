@@ -287,6 +287,11 @@ bool rewrite_convolution_calls(const std::shared_ptr<Graph>& graph, const Module
   return changed;
 }
 
+// passes/traced_training_flags.cpp (declared here: a new header would make
+// Bazel recompile every source of the library).
+bool is_traced_module(const Module& module);
+int64_t read_training_flags_from_module(Module& module);
+
 Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptions& options) {
   TORCH_CHECK(module.find_method("forward"), "prepare_pt2e: the module has no forward method");
   // A clone: new class types and method graphs, so the input's code and
@@ -327,6 +332,8 @@ Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptio
   torch::jit::ConstantPooling(graph);
   lift_tensor_constants(*graph, frozen);
   restore_traced_types(module, graph);
+  // Training keeps the flags as reads; a traced module has them as constants.
+  if (!options.fold_training && is_traced_module(module)) read_training_flags_from_module(frozen);
   return frozen;
 }
 

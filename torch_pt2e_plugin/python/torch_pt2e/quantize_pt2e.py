@@ -106,8 +106,8 @@ def prepare_qat_pt2e(model: torch.jit.ScriptModule, quantizer: Quantizer,
     The result keeps the model's training flags, so train() / eval() switch
     batch norm and dropout; conv + batch norm are fused the QAT way and
     fake-quantize modules stand where observers would (docs/quantizer.md, QAT).
-    Train it, then convert_pt2e, which folds the batch norms. Script the model
-    (torch.jit.script): tracing records batch norm's training flag as a constant.
+    Train it, then convert_pt2e, which folds the batch norms. Scripted and
+    traced models both work (the constant flags of a traced one become reads).
     """
     return _prepare(model, quantizer, example_inputs, is_qat=True, fn="prepare_qat_pt2e")
 

@@ -147,7 +147,7 @@ def test_linear_weight_is_fake_quantized_as_read():
         assert fake_quantize_config(fq)["kind"] == "FusedMovingAvgObsFakeQuantize"
 
 
-def test_prepare_qat_keeps_the_input_untouched_and_rejects_traced_flags():
+def test_prepare_qat_keeps_the_input_untouched_and_rejects_eager_modules():
     model = torch.jit.script(ConvBn().train())
     before = str(model.graph)
     prepare_qat_pt2e(model, qat_quantizer())

@@ -141,6 +141,23 @@ def test_dynamic_and_reference_representation(cli, model_path, tmp_path):
     assert "quantized_decomposed::" not in graph and "aten::round" in graph
 
 
+def test_reference_numerics(cli, model_path, tmp_path):
+    args = ["--random-input", "1,3,10,10", "--batches", 1, "--per-tensor", "--reference-representation"]
+    for numerics in ("upstream", "qdq"):
+        result = run(cli, model_path, *args, "--reference-numerics", numerics, "-o", tmp_path / f"{numerics}.pt",
+                     "--report-json", tmp_path / f"{numerics}.json")
+        assert result.returncode == 0, result.stderr
+        assert json.loads((tmp_path / f"{numerics}.json").read_text())["options"]["reference_numerics"] == numerics
+    # upstream requantizes with out_dtype_mul (truncation); qdq rounds instead
+    assert "torch_pt2e::out_dtype_mul" in str(torch.jit.load(str(tmp_path / "upstream.pt")).graph)
+    assert "torch_pt2e::out_dtype_mul" not in str(torch.jit.load(str(tmp_path / "qdq.pt")).graph)
+    result = run(cli, model_path, "--random-input", "1,3,10,10", "--reference-numerics", "qdq", "-o",
+                 tmp_path / "x.pt")
+    assert result.returncode != 0 and "--reference-representation" in result.stderr
+    result = run(cli, model_path, *args, "--reference-numerics", "nearest", "-o", tmp_path / "x.pt")
+    assert result.returncode != 0 and "nearest" in result.stderr
+
+
 def test_progress_on_a_terminal(cli, model_path, tmp_path):
     try:
         leader, follower = pty.openpty()

@@ -14,6 +14,7 @@
 
 using torch::jit::testing::FileCheck;
 using torch_pt2e::passes::apply_reference_rewrite;
+using torch_pt2e::passes::ReferenceNumerics;
 using torch_pt2e::passes::reference_representation;
 using torch_pt2e::passes::reference_rewrites;
 
@@ -334,7 +335,9 @@ graph(%x : Tensor, %w_i8 : Tensor, %bias : Tensor):
 }
 
 TEST(ReferenceRepresentation, EveryRewriteParsesAndNamesItsRequirements) {
-  for (const auto& rewrite : reference_rewrites()) {
+  std::vector<torch_pt2e::passes::ReferenceRewrite> rewrites = reference_rewrites(ReferenceNumerics::kUpstream);
+  for (const auto& rewrite : reference_rewrites(ReferenceNumerics::kQuantizeDequantize)) rewrites.push_back(rewrite);
+  for (const auto& rewrite : rewrites) {
     auto pattern = std::make_shared<torch::jit::Graph>();
     std::unordered_map<std::string, torch::jit::Value*> values;
     ASSERT_NO_THROW(torch::jit::parseIR(rewrite.pattern, pattern.get(), values)) << rewrite.name;
@@ -344,6 +347,87 @@ TEST(ReferenceRepresentation, EveryRewriteParsesAndNamesItsRequirements) {
     for (const auto& required : rewrite.requirements) {
       EXPECT_TRUE(values.count(required.value)) << rewrite.name << " requires " << required.value;
     }
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// ReferenceNumerics::kQuantizeDequantize: the same integer form, the q/dq ops' rounding.
+
+TEST(ReferenceRepresentationQdqNumerics, StaticLinearRoundsOnceWithAFloatBias) {
+  auto graph = parse(linear_graph(kWithBias));
+  // acc [20, -10] * 0.0005 = [0.01, -0.005]; + bias [0.0037, -0.0012] = [0.0137, -0.0062];
+  // / 0.001 = [13.7, -6.2] -> [14, -6]; + out_zp -5 = [9, -11]. Upstream's truncations give [8, -11].
+  const std::vector<c10::IValue> inputs{at::tensor({13, 3}, at::kChar).view({1, 2}),
+                                        at::tensor({2, 0, -1, 0}, at::kChar).view({2, 2}),
+                                        at::tensor({0.0037f, -0.0012f})};
+  const at::Tensor before = run(graph, inputs);
+  auto upstream = graph->copy();
+  EXPECT_EQ(reference_representation(upstream, ReferenceNumerics::kUpstream), 1);
+  EXPECT_TRUE(at::equal(run(upstream, inputs), at::tensor({8, -11}, at::kChar).view({1, 2})));
+  EXPECT_EQ(reference_representation(graph, ReferenceNumerics::kQuantizeDequantize), 1);
+  FileCheck()
+      .check("torch_pt2e::out_dtype_linear")
+      ->check_count("aten::round", 1, /*exactly=*/true)
+      ->check_not("out_dtype_mul")
+      ->check_not("quantized_decomposed::")
+      ->run(*graph);
+  const at::Tensor after = run(graph, inputs);
+  EXPECT_TRUE(at::equal(after, at::tensor({9, -11}, at::kChar).view({1, 2}))) << after;
+  EXPECT_TRUE(at::equal(after, before)) << before;
+}
+
+TEST(ReferenceRepresentationQdqNumerics, QuantizeMultipliesByTheReciprocalAsTheOpDoes) {
+  auto graph = parse(R"IR(
+graph(%x : Tensor):
+  %scale : float = prim::Constant[value=0.3]()
+  %zp : int = prim::Constant[value=3]()
+  %qmin : int = prim::Constant[value=-128]()
+  %qmax : int = prim::Constant[value=127]()
+  %int8 : int = prim::Constant[value=1]()
+  %out : Tensor = quantized_decomposed::quantize_per_tensor(%x, %scale, %zp, %qmin, %qmax, %int8)
+  return (%out))IR");
+  // Multiples of 0.05 put many x / 0.3 on ties; division and multiplication by
+  // the reciprocal round some of them differently.
+  const std::vector<c10::IValue> inputs{at::arange(-1000, 1000, at::kFloat) * 0.05};
+  const at::Tensor expected = run(graph, inputs);
+  auto upstream = graph->copy();
+  EXPECT_EQ(reference_representation(upstream, ReferenceNumerics::kUpstream), 1);
+  EXPECT_FALSE(at::equal(run(upstream, inputs), expected)) << "no tie rounds differently: the test lost its point";
+  EXPECT_EQ(reference_representation(graph, ReferenceNumerics::kQuantizeDequantize), 1);
+  FileCheck().check("aten::mul")->check("aten::round")->check_not("quantized_decomposed::")->run(*graph);
+  EXPECT_TRUE(at::equal(run(graph, inputs), expected));
+}
+
+TEST(ReferenceRepresentationQdqNumerics, AddAndAddReluEqualTheQuantizedOps) {
+  for (const bool relu : {false, true}) {
+    auto graph = parse(add_graph(relu));
+    // Every pair of int8 values.
+    const at::Tensor x = at::arange(-128, 128, at::kInt).repeat_interleave(256).to(at::kChar);
+    const at::Tensor y = at::arange(-128, 128, at::kInt).repeat({256}).to(at::kChar);
+    const at::Tensor expected = run(graph, {x, y});
+    EXPECT_EQ(reference_representation(graph, ReferenceNumerics::kQuantizeDequantize), 1) << relu;
+    FileCheck()
+        .check_count("aten::round", 1, /*exactly=*/true)
+        ->check_not("out_dtype_mul")
+        ->check_not("aten::relu")
+        ->check_not("quantized_decomposed::")
+        ->run(*graph);
+    const at::Tensor out = run(graph, {x, y});
+    EXPECT_TRUE(at::equal(out, expected)) << "relu " << relu << ": " << (out.to(at::kInt) - expected).abs().max();
+  }
+}
+
+TEST(ReferenceRepresentationQdqNumerics, UnknownNumericsNameTheValue) {
+  EXPECT_EQ(torch_pt2e::passes::parse_reference_numerics("qdq"), ReferenceNumerics::kQuantizeDequantize);
+  EXPECT_EQ(torch_pt2e::passes::parse_reference_numerics("upstream"), ReferenceNumerics::kUpstream);
+  try {
+    torch_pt2e::passes::parse_reference_numerics("nearest");
+    FAIL() << "no error";
+  } catch (const c10::Error& error) {
+    EXPECT_NE(std::string(error.what()).find("got 'nearest'"), std::string::npos) << error.what();
   }
 }
 

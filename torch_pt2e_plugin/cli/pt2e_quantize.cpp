@@ -23,6 +23,7 @@
 #include "torch_pt2e_plugin/cli/quantization_report.h"
 #include "torch_pt2e_plugin/flow/quantize_pt2e.h"
 #include "torch_pt2e_plugin/ops/library.h"
+#include "torch_pt2e_plugin/passes/reference_representation.h"
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 #include "torch_pt2e_plugin/quantizer/quantization_config.h"
 #include "torch_pt2e_plugin/quantizer/xnnpack_quantizer.h"
@@ -44,6 +45,7 @@ struct Options {
   bool dynamic = false;
   std::vector<std::string> skip_modules;
   bool reference_representation = false;
+  std::string reference_numerics = "upstream";
   bool no_fold = false;
   std::string output;
   std::string report_json;
@@ -245,6 +247,7 @@ int run(const Options& options) {
 
   torch_pt2e::ConvertOptions convert_options;
   convert_options.use_reference_representation = options.reference_representation;
+  convert_options.reference_numerics = torch_pt2e::passes::parse_reference_numerics(options.reference_numerics);
   convert_options.fold_quantize = !options.no_fold;
   torch::jit::Module converted = torch_pt2e::convert_pt2e(prepared, convert_options);
   seconds["convert"] = clock.lap();
@@ -264,6 +267,7 @@ int run(const Options& options) {
                    {"dynamic", options.dynamic},
                    {"skip_modules", options.skip_modules},
                    {"reference_representation", options.reference_representation},
+                   {"reference_numerics", options.reference_numerics},
                    {"fold_quantize", !options.no_fold}}},
                  {"calibration",
                   {{"batches", batches.size()},
@@ -325,8 +329,14 @@ int main(int argc, char** argv) {
   app.add_flag("--dynamic", options.dynamic, "dynamic activations: scales computed at run time, weights static");
   app.add_option("--skip-module", options.skip_modules,
                  "leave this submodule (e.g. layer4.1 or fc) and everything in it in float; repeatable");
-  app.add_flag("--reference-representation", options.reference_representation,
-               "write quantized ops in the reference (integer arithmetic) representation");
+  auto* reference = app.add_flag("--reference-representation", options.reference_representation,
+                                 "write quantized ops in the reference (integer arithmetic) representation");
+  app.add_option("--reference-numerics", options.reference_numerics,
+                 "the reference representation's arithmetic: upstream (truncating requantization, as upstream "
+                 "PT2E) or qdq (rounding as the quantize/dequantize ops; stays at the q/dq model's accuracy)")
+      ->check(CLI::IsMember({"upstream", "qdq"}))
+      ->capture_default_str()
+      ->needs(reference);
   app.add_flag("--no-fold", options.no_fold, "keep weight quantize ops instead of folding them into int8 constants");
   app.add_option("--report-json", options.report_json, "also write the report as JSON to this file");
   app.footer(

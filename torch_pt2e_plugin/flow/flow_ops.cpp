@@ -10,6 +10,7 @@
 #include "torch_pt2e_plugin/passes/canonicalize.h"
 #include "torch_pt2e_plugin/passes/fuse_conv_bn_qat.h"
 #include "torch_pt2e_plugin/passes/graph_utils.h"
+#include "torch_pt2e_plugin/passes/reference_representation.h"
 #include "torch_pt2e_plugin/passes/insert_observers.h"
 #include "torch_pt2e_plugin/quantizer/annotation_json.h"
 
@@ -55,7 +56,7 @@ c10::IValue insert_observers(const c10::IValue& module, const std::string& annot
 }
 
 c10::IValue convert(const c10::IValue& module, const c10::Dict<std::string, c10::List<at::Tensor>>& derived_qparams,
-                    bool use_reference_representation, bool fold_quantize) {
+                    bool use_reference_representation, bool fold_quantize, const std::string& reference_numerics) {
   ConvertOptions options;
   for (const auto& entry : derived_qparams) {
     TORCH_CHECK(entry.value().size() == 2, "torch_pt2e::convert: derived_qparams['", entry.key(),
@@ -63,6 +64,10 @@ c10::IValue convert(const c10::IValue& module, const c10::Dict<std::string, c10:
     options.derived_qparams[entry.key()] = {entry.value().get(0), entry.value().get(1)};
   }
   options.use_reference_representation = use_reference_representation;
+  options.reference_numerics = passes::parse_reference_numerics(reference_numerics);
+  TORCH_CHECK(use_reference_representation || options.reference_numerics == passes::ReferenceNumerics::kUpstream,
+              "torch_pt2e::convert: reference_numerics='", reference_numerics,
+              "' is the arithmetic of the reference representation; pass use_reference_representation=True too");
   options.fold_quantize = fold_quantize;
   return convert_pt2e(as_module("torch_pt2e::convert", module), options)._ivalue();
 }
@@ -101,7 +106,7 @@ ops::OpFamily flow_ops() {
       "propagate_types(Any module, Tensor[] example_inputs) -> ()",
       "insert_observers(Any module, str annotations, bool is_qat=False) -> Any",
       "convert(Any module, Dict(str, Tensor[]) derived_qparams, bool use_reference_representation=False, "
-      "bool fold_quantize=True) -> Any",
+      "bool fold_quantize=True, str reference_numerics=\"upstream\") -> Any",
       "node_info(Any module) -> str",
       "prepare_report(Any module) -> str",
   };

@@ -119,7 +119,7 @@ torch::jit::Module convert_pt2e(const torch::jit::Module& prepared, const Conver
     passes::PassTimer timer("convert: fold quantize");
     passes::fold_quantize(module);
   }
-  if (options.use_reference_representation) passes::reference_representation(graph);
+  if (options.use_reference_representation) passes::reference_representation(graph, options.reference_numerics);
 
   passes::PassTimer timer("convert: clean up");
   passes::remove_observer_modules(module);

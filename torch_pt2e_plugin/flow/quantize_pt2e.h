@@ -9,6 +9,7 @@
 #include <torch/csrc/jit/api/module.h>
 
 #include "torch_pt2e_plugin/passes/canonicalize.h"
+#include "torch_pt2e_plugin/passes/reference_representation.h"
 #include "torch_pt2e_plugin/quantizer/quantizer.h"
 
 namespace torch_pt2e {
@@ -33,6 +34,8 @@ struct ConvertOptions {
   // Rewrite int8 quantized patterns into integer arithmetic
   // (passes/reference_representation.h, docs/reference_representation.md).
   bool use_reference_representation = false;
+  // Its arithmetic: upstream's (default, bit for bit) or the q/dq ops' rounding.
+  passes::ReferenceNumerics reference_numerics = passes::ReferenceNumerics::kUpstream;
   bool fold_quantize = true;
   // (scale, zero point) of derived observers, by observer name, computed by
   // the caller (the Python package runs Python derive functions); others use

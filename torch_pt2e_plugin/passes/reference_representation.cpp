@@ -29,7 +29,9 @@ constexpr const char* kReplacementConstants = R"IR(
   %one : int = prim::Constant[value=1]()
   %minus_one : int = prim::Constant[value=-1]()
   %int8_min : int = prim::Constant[value=-128]()
-  %int8_max : int = prim::Constant[value=127]())IR";
+  %int8_max : int = prim::Constant[value=127]()
+  %float64 : int = prim::Constant[value=7]()
+  %one_f : float = prim::Constant[value=1.0]())IR";
 
 std::string ir(const std::string& inputs, const std::string& body, bool replacement) {
   return "graph(" + inputs + "):" + (replacement ? kReplacementConstants : "") + body;
@@ -42,6 +44,34 @@ std::string without_bias(std::string replacement) {
     replacement.replace(at, biased.size(), "%acc_i32");
   }
   return replacement;
+}
+
+// ReferenceNumerics::kQuantizeDequantize's quantize: quantize_per_tensor's
+// arithmetic (multiply by the reciprocal scale, round half to even, add the
+// zero point and clamp in float), from %inverse_scale, which `reciprocal`
+// defines, to the int8 %output.
+std::string qdq_quantize(const std::string& reciprocal, const std::string& input, const std::string& zp,
+                         const std::string& qmin, const std::string& qmax, const std::string& output) {
+  return reciprocal + "\n  %scaled : Tensor = aten::mul(%" + input + ", %inverse_scale)" +
+         "\n  %rounded : Tensor = aten::round(%scaled)" +
+         "\n  %shifted : Tensor = aten::add(%rounded, %" + zp + ", %one)" +
+         "\n  %clamped : Tensor = aten::clamp(%shifted, %" + qmin + ", %" + qmax + ")" +
+         "\n  %" + output + " : Tensor = aten::to(%clamped, %int8, %false, %false, %none)" +
+         "\n  return (%" + output + ")";
+}
+
+// The reciprocal of a Python-float scale, in double, as upstream's 1.0 / scale;
+// the multiply rounds it to float32, as a wrapped number.
+std::string reciprocal_of_float(const std::string& scale) {
+  return "\n  %inverse_scale : float = aten::div(%one_f, %" + scale + ")";
+}
+
+// A Tensor scale: upstream's .tensor overloads take scale.item(), a double
+// that multiplies as a wrapped number (a one-element tensor would promote).
+std::string reciprocal_of_tensor(const std::string& scale) {
+  return "\n  %scale_f64 : Tensor = aten::to(%" + scale + ", %float64, %false, %false, %none)" +
+         "\n  %inverse_scale_f64 : Tensor = aten::reciprocal(%scale_f64)" +
+         "\n  %inverse_scale : Scalar = aten::item(%inverse_scale_f64)";
 }
 
 // ---- static linear / conv2d: dq(x), dq(w) -> op(bias) -> q ----
@@ -107,6 +137,26 @@ constexpr const char* kRequantize = R"IR(
   %out_i8 : Tensor = aten::to(%out_clamped, %int8, %false, %false, %none)
   return (%out_i8))IR";
 
+// kQuantizeDequantize: the accumulator dequantized with x_scale*w_scale, the
+// float bias added, then quantized like quantize_per_tensor.
+constexpr const char* kAccumulatorToFloat = R"IR(
+  %acc_f32 : Tensor = aten::to(%acc_i32, %float32, %false, %false, %none))IR";
+
+constexpr const char* kLinearFloatBias = R"IR(
+  %out_fp32 : Tensor = aten::add(%acc_fp32, %bias, %one))IR";
+
+constexpr const char* kConv2dFloatBias = R"IR(
+  %bias_h : Tensor = aten::unsqueeze(%bias, %minus_one)
+  %bias_hw : Tensor = aten::unsqueeze(%bias_h, %minus_one)
+  %out_fp32 : Tensor = aten::add(%acc_fp32, %bias_hw, %one))IR";
+
+std::string dequantized_accumulator(bool conv, bool has_bias) {
+  const std::string acc_f32 = kAccumulatorToFloat;
+  if (!has_bias) return acc_f32 + "\n  %out_fp32 : Tensor = aten::mul(%acc_f32, %bias_scale)";
+  return acc_f32 + "\n  %acc_fp32 : Tensor = aten::mul(%acc_f32, %bias_scale)" +
+         (conv ? kConv2dFloatBias : kLinearFloatBias);
+}
+
 std::vector<ValueRequirement> static_requirements(bool has_bias) {
   return {{"x_dtype", Requirement::kInt8},     {"w_dtype", Requirement::kInt8},
           {"out_dtype", Requirement::kInt8},   {"x_out_dtype", Requirement::kNone},
@@ -114,14 +164,19 @@ std::vector<ValueRequirement> static_requirements(bool has_bias) {
           {"w_scale", Requirement::kFloat},    {"bias", has_bias ? Requirement::kTensor : Requirement::kNone}};
 }
 
-ReferenceRewrite static_rewrite(const std::string& name, bool conv, bool has_bias) {
+ReferenceRewrite static_rewrite(const std::string& name, bool conv, bool has_bias, ReferenceNumerics numerics) {
   const std::string inputs = std::string(kStaticInputs) + (conv ? kConvInputs : "");
   const std::string pattern = std::string(kStaticDequantize) + (conv ? kConv2dPattern : kLinearPattern) + kStaticQuantize;
-  const char* bias = !has_bias ? "" : (conv ? kConv2dBias : kLinearBias);
-  std::string replacement = std::string(kCenteredOperands) + (conv ? kConv2dAccumulate : kLinearAccumulate) +
-                            kBiasScale + bias + kRequantize;
-  if (!has_bias) replacement = without_bias(replacement);
+  std::string replacement = std::string(kCenteredOperands) + (conv ? kConv2dAccumulate : kLinearAccumulate) + kBiasScale;
   auto requirements = static_requirements(has_bias);
+  if (numerics == ReferenceNumerics::kUpstream) {
+    replacement += std::string(!has_bias ? "" : (conv ? kConv2dBias : kLinearBias)) + kRequantize;
+    if (!has_bias) replacement = without_bias(replacement);
+  } else {
+    replacement += dequantized_accumulator(conv, has_bias) +
+                   qdq_quantize(reciprocal_of_float("out_scale"), "out_fp32", "out_zp", "out_qmin", "out_qmax", "out_i8");
+    requirements.push_back({"out_scale", Requirement::kFloat});
+  }
   if (conv) requirements.push_back({"padding", Requirement::kIntList});
   return {name, ir(inputs, pattern, false), ir(inputs, replacement, true), requirements};
 }
@@ -162,9 +217,37 @@ constexpr const char* kDynamicOutput = R"IR(
   %out : Tensor = aten::mul(%acc_biased, %bias_scale)
   return (%out))IR";
 
-ReferenceRewrite dynamic_rewrite(const std::string& name, bool has_bias) {
-  std::string replacement = std::string(kDynamicQuantizeInput) + (has_bias ? kLinearBias : "") + kDynamicOutput;
-  if (!has_bias) replacement = without_bias(replacement);
+// kQuantizeDequantize: x quantized by the reciprocal, as quantize_per_tensor.tensor.
+constexpr const char* kDynamicQdqQuantizeInput = R"IR(
+  %x_scale : Tensor, %x_zp : Tensor = quantized_decomposed::choose_qparams(%x_fp32, %x_qmin, %x_qmax, %x_eps, %x_dtype)
+  %x_scale_f64 : Tensor = aten::to(%x_scale, %float64, %false, %false, %none)
+  %x_inverse_scale_f64 : Tensor = aten::reciprocal(%x_scale_f64)
+  %x_inverse_scale : Scalar = aten::item(%x_inverse_scale_f64)
+  %x_scaled : Tensor = aten::mul(%x_fp32, %x_inverse_scale)
+  %x_rounded : Tensor = aten::round(%x_scaled)
+  %x_shifted : Tensor = aten::add(%x_rounded, %x_zp, %one)
+  %x_clamped : Tensor = aten::clamp(%x_shifted, %x_qmin, %x_qmax)
+  %x_i8 : Tensor = aten::to(%x_clamped, %int8, %false, %false, %none))IR";
+
+constexpr const char* kDynamicQdqAccumulate = R"IR(
+  %w_clamped : Tensor = aten::clamp(%w_i8, %w_qmin, %w_qmax)
+  %x_i16 : Tensor = aten::to(%x_i8, %int16, %false, %false, %none)
+  %w_i16 : Tensor = aten::to(%w_clamped, %int16, %false, %false, %none)
+  %x_centered : Tensor = aten::sub(%x_i16, %x_zp, %one)
+  %w_centered : Tensor = aten::sub(%w_i16, %w_zp, %one)
+  %acc_i32 : Tensor = torch_pt2e::out_dtype_linear(%x_centered, %w_centered, %none, %int32)
+  %x_scale_f32 : Tensor = aten::to(%x_scale, %float32, %false, %false, %none)
+  %bias_scale : Tensor = aten::mul(%x_scale_f32, %w_scale))IR";
+
+ReferenceRewrite dynamic_rewrite(const std::string& name, bool has_bias, ReferenceNumerics numerics) {
+  std::string replacement;
+  if (numerics == ReferenceNumerics::kUpstream) {
+    replacement = std::string(kDynamicQuantizeInput) + (has_bias ? kLinearBias : "") + kDynamicOutput;
+    if (!has_bias) replacement = without_bias(replacement);
+  } else {
+    replacement = std::string(kDynamicQdqQuantizeInput) + kDynamicQdqAccumulate +
+                  dequantized_accumulator(/*conv=*/false, has_bias) + "\n  return (%out_fp32)";
+  }
   return {name,
           ir(kDynamicInputs, kDynamicPattern, false),
           ir(kDynamicInputs, replacement, true),
@@ -230,18 +313,33 @@ constexpr const char* kAddReplacement = R"IR(
   %out_i8 : Tensor = aten::to(%out_clamped, %int8, %false, %false, %none)
   return (%out_i8))IR";
 
-ReferenceRewrite add_rewrite(const std::string& name, bool relu) {
+// kQuantizeDequantize: both inputs dequantized as dequantize_per_tensor does,
+// added in float32 and quantized once; relu is the clamp at the zero point.
+constexpr const char* kAddDequantized = R"IR(
+  %x_i32 : Tensor = aten::to(%x_i8, %int32, %false, %false, %none)
+  %y_i32 : Tensor = aten::to(%y_i8, %int32, %false, %false, %none)
+  %x_centered : Tensor = aten::sub(%x_i32, %x_zp, %one)
+  %y_centered : Tensor = aten::sub(%y_i32, %y_zp, %one)
+  %x_exact_f32 : Tensor = aten::to(%x_centered, %float32, %false, %false, %none)
+  %y_exact_f32 : Tensor = aten::to(%y_centered, %float32, %false, %false, %none)
+  %x_fp32 : Tensor = aten::mul(%x_exact_f32, %x_scale)
+  %y_fp32 : Tensor = aten::mul(%y_exact_f32, %y_scale)
+  %sum_fp32 : Tensor = aten::add(%x_fp32, %y_fp32, %one))IR";
+
+ReferenceRewrite add_rewrite(const std::string& name, bool relu, ReferenceNumerics numerics) {
   const std::string pattern = std::string(kAddDequantize) + (relu ? kAddReluPattern : kAddPattern);
-  const std::string replacement = std::string(kAddMultipliers) + (relu ? kAddReluReplacement : kAddReplacement);
-  return {name,
-          ir(kAddInputs, pattern, false),
-          ir(kAddInputs, replacement, true),
-          {{"dtype", Requirement::kInt8},
-           {"x_out_dtype", Requirement::kNone},
-           {"y_out_dtype", Requirement::kNone},
-           {"alpha", Requirement::kOne},
-           {"x_scale", Requirement::kFloat},
-           {"y_scale", Requirement::kFloat}}};
+  std::vector<ValueRequirement> requirements = {{"dtype", Requirement::kInt8},     {"x_out_dtype", Requirement::kNone},
+                                                {"y_out_dtype", Requirement::kNone}, {"alpha", Requirement::kOne},
+                                                {"x_scale", Requirement::kFloat},  {"y_scale", Requirement::kFloat}};
+  std::string replacement;
+  if (numerics == ReferenceNumerics::kUpstream) {
+    replacement = std::string(kAddMultipliers) + (relu ? kAddReluReplacement : kAddReplacement);
+  } else {
+    replacement = std::string(kAddDequantized) + qdq_quantize(reciprocal_of_float("out_scale"), "sum_fp32", "out_zp",
+                                                              relu ? "out_zp" : "qmin", "qmax", "out_i8");
+    requirements.push_back({"out_scale", Requirement::kFloat});
+  }
+  return {name, ir(kAddInputs, pattern, false), ir(kAddInputs, replacement, true), requirements};
 }
 
 // ---- max_pool2d: dq(x) -> max_pool2d -> q ----
@@ -272,6 +370,31 @@ constexpr const char* kMaxPoolReplacement = R"IR(
   %out_clamped : Tensor = aten::clamp(%shifted, %out_qmin, %out_qmax)
   %out_i8 : Tensor = aten::to(%out_clamped, %int8, %false, %false, %none)
   return (%out_i8))IR";
+
+// kQuantizeDequantize: the pooled integers dequantized and quantized as the
+// q/dq ops do; max commutes with the positive scale, so this equals q/dq.
+constexpr const char* kMaxPoolDequantized = R"IR(
+  %x_clamped : Tensor = aten::clamp(%x_i8, %x_qmin, %x_qmax)
+  %x_i32 : Tensor = aten::to(%x_clamped, %int32, %false, %false, %none)
+  %x_centered : Tensor = aten::sub(%x_i32, %x_zp, %one)
+  %x_exact_f32 : Tensor = aten::to(%x_centered, %float32, %false, %false, %none)
+  %pooled : Tensor = aten::max_pool2d(%x_exact_f32, %kernel_size, %stride, %padding, %dilation, %ceil_mode)
+  %pooled_fp32 : Tensor = aten::mul(%pooled, %x_scale))IR";
+
+ReferenceRewrite max_pool2d_rewrite(ReferenceNumerics numerics) {
+  std::vector<ValueRequirement> requirements = {{"x_dtype", Requirement::kInt8},
+                                                {"out_dtype", Requirement::kInt8},
+                                                {"x_out_dtype", Requirement::kNone},
+                                                {"x_scale", Requirement::kFloat}};
+  std::string replacement = kMaxPoolReplacement;
+  if (numerics == ReferenceNumerics::kQuantizeDequantize) {
+    replacement = std::string(kMaxPoolDequantized) + qdq_quantize(reciprocal_of_float("out_scale"), "pooled_fp32",
+                                                                  "out_zp", "out_qmin", "out_qmax", "out_i8");
+    requirements.push_back({"out_scale", Requirement::kFloat});
+  }
+  return {"max_pool2d", ir(kMaxPoolInputs, kMaxPoolPattern, false), ir(kMaxPoolInputs, replacement, true),
+          requirements};
+}
 
 // ---- quantize / dequantize per tensor ----
 
@@ -321,6 +444,18 @@ constexpr const char* kQuantizePerChannelReplacement = R"IR(
   %out : Tensor = aten::to(%back, %int8, %false, %false, %none)
   return (%out))IR";
 
+// kQuantizeDequantize: times the reciprocal scales, as quantize_per_channel.
+constexpr const char* kQuantizePerChannelQdqReplacement = R"IR(
+  %x_last : Tensor = aten::transpose(%x, %axis, %minus_one)
+  %inverse_scales : Tensor = aten::reciprocal(%scales)
+  %scaled : Tensor = aten::mul(%x_last, %inverse_scales)
+  %rounded : Tensor = aten::round(%scaled)
+  %shifted : Tensor = aten::add(%rounded, %zps, %one)
+  %clamped : Tensor = aten::clamp(%shifted, %qmin, %qmax)
+  %back : Tensor = aten::transpose(%clamped, %axis, %minus_one)
+  %out : Tensor = aten::to(%back, %int8, %false, %false, %none)
+  return (%out))IR";
+
 constexpr const char* kDequantizePerChannelPattern = R"IR(
   %out : Tensor = quantized_decomposed::dequantize_per_channel(%x, %scales, %zps, %axis, %qmin, %qmax, %dtype, %out_dtype)
   return (%out))IR";
@@ -335,42 +470,55 @@ constexpr const char* kDequantizePerChannelReplacement = R"IR(
   %out : Tensor = aten::transpose(%scaled, %axis, %minus_one)
   return (%out))IR";
 
-std::vector<ReferenceRewrite> make_rewrites() {
+std::vector<ReferenceRewrite> quantize_per_tensor_rewrites(ReferenceNumerics numerics) {
+  if (numerics == ReferenceNumerics::kUpstream) {
+    return {{"quantize_per_tensor",
+             ir(kPerTensorInputs, kQuantizePerTensorPattern, false),
+             ir(kPerTensorInputs, kQuantizePerTensorReplacement, true),
+             {{"dtype", Requirement::kInt8}}}};
+  }
+  return {{"quantize_per_tensor",
+           ir(kPerTensorInputs, kQuantizePerTensorPattern, false),
+           ir(kPerTensorInputs, qdq_quantize(reciprocal_of_float("scale"), "x", "zp", "qmin", "qmax", "out"), true),
+           {{"dtype", Requirement::kInt8}, {"scale", Requirement::kFloat}}},
+          {"quantize_per_tensor_tensor_scale",
+           ir(kPerTensorInputs, kQuantizePerTensorPattern, false),
+           ir(kPerTensorInputs, qdq_quantize(reciprocal_of_tensor("scale"), "x", "zp", "qmin", "qmax", "out"), true),
+           {{"dtype", Requirement::kInt8}, {"scale", Requirement::kTensor}}}};
+}
+
+std::vector<ReferenceRewrite> make_rewrites(ReferenceNumerics numerics) {
   const std::string dequantize_inputs = std::string(kPerTensorInputs) + ", %out_dtype";
   const std::string dequantize_channel_inputs = std::string(kPerChannelInputs) + ", %out_dtype";
-  return {
-      dynamic_rewrite("dynamic_linear", /*has_bias=*/true),
-      dynamic_rewrite("dynamic_linear_no_bias", /*has_bias=*/false),
-      static_rewrite("linear", /*conv=*/false, /*has_bias=*/true),
-      static_rewrite("linear_no_bias", /*conv=*/false, /*has_bias=*/false),
-      static_rewrite("conv2d", /*conv=*/true, /*has_bias=*/true),
-      static_rewrite("conv2d_no_bias", /*conv=*/true, /*has_bias=*/false),
-      add_rewrite("add_relu", /*relu=*/true),
-      add_rewrite("add", /*relu=*/false),
-      {"max_pool2d",
-       ir(kMaxPoolInputs, kMaxPoolPattern, false),
-       ir(kMaxPoolInputs, kMaxPoolReplacement, true),
-       {{"x_dtype", Requirement::kInt8},
-        {"out_dtype", Requirement::kInt8},
-        {"x_out_dtype", Requirement::kNone},
-        {"x_scale", Requirement::kFloat}}},
-      {"quantize_per_tensor",
-       ir(kPerTensorInputs, kQuantizePerTensorPattern, false),
-       ir(kPerTensorInputs, kQuantizePerTensorReplacement, true),
-       {{"dtype", Requirement::kInt8}}},
+  const bool upstream = numerics == ReferenceNumerics::kUpstream;
+  std::vector<ReferenceRewrite> rewrites = {
+      dynamic_rewrite("dynamic_linear", /*has_bias=*/true, numerics),
+      dynamic_rewrite("dynamic_linear_no_bias", /*has_bias=*/false, numerics),
+      static_rewrite("linear", /*conv=*/false, /*has_bias=*/true, numerics),
+      static_rewrite("linear_no_bias", /*conv=*/false, /*has_bias=*/false, numerics),
+      static_rewrite("conv2d", /*conv=*/true, /*has_bias=*/true, numerics),
+      static_rewrite("conv2d_no_bias", /*conv=*/true, /*has_bias=*/false, numerics),
+      add_rewrite("add_relu", /*relu=*/true, numerics),
+      add_rewrite("add", /*relu=*/false, numerics),
+      max_pool2d_rewrite(numerics),
+  };
+  for (auto& rewrite : quantize_per_tensor_rewrites(numerics)) rewrites.push_back(std::move(rewrite));
+  std::vector<ReferenceRewrite> rest = {
       {"dequantize_per_tensor",
        ir(dequantize_inputs, kDequantizePerTensorPattern, false),
        ir(dequantize_inputs, kDequantizePerTensorReplacement, true),
        {{"dtype", Requirement::kInt8}, {"out_dtype", Requirement::kNone}}},
       {"quantize_per_channel",
        ir(kPerChannelInputs, kQuantizePerChannelPattern, false),
-       ir(kPerChannelInputs, kQuantizePerChannelReplacement, true),
+       ir(kPerChannelInputs, upstream ? kQuantizePerChannelReplacement : kQuantizePerChannelQdqReplacement, true),
        {{"dtype", Requirement::kInt8}}},
       {"dequantize_per_channel",
        ir(dequantize_channel_inputs, kDequantizePerChannelPattern, false),
        ir(dequantize_channel_inputs, kDequantizePerChannelReplacement, true),
        {{"dtype", Requirement::kInt8}, {"out_dtype", Requirement::kNone}}},
   };
+  for (auto& rewrite : rest) rewrites.push_back(std::move(rewrite));
+  return rewrites;
 }
 
 bool meets(Value* value, Requirement requirement) {
@@ -415,9 +563,17 @@ int64_t count_kind(torch::jit::Block* block, c10::Symbol kind) {
 
 }  // namespace
 
-const std::vector<ReferenceRewrite>& reference_rewrites() {
-  static const std::vector<ReferenceRewrite> rewrites = make_rewrites();
-  return rewrites;
+ReferenceNumerics parse_reference_numerics(const std::string& name) {
+  if (name == "upstream") return ReferenceNumerics::kUpstream;
+  if (name == "qdq") return ReferenceNumerics::kQuantizeDequantize;
+  TORCH_CHECK(false, "reference_numerics must be 'upstream' (upstream's rewrite, truncating requantization) or 'qdq' ",
+              "(the quantize/dequantize ops' rounding), got '", name, "'");
+}
+
+const std::vector<ReferenceRewrite>& reference_rewrites(ReferenceNumerics numerics) {
+  static const std::vector<ReferenceRewrite> upstream = make_rewrites(ReferenceNumerics::kUpstream);
+  static const std::vector<ReferenceRewrite> quantize_dequantize = make_rewrites(ReferenceNumerics::kQuantizeDequantize);
+  return numerics == ReferenceNumerics::kUpstream ? upstream : quantize_dequantize;
 }
 
 int64_t apply_reference_rewrite(std::shared_ptr<Graph>& graph, const ReferenceRewrite& rewrite) {
@@ -439,12 +595,12 @@ int64_t apply_reference_rewrite(std::shared_ptr<Graph>& graph, const ReferenceRe
   return before - count_kind(graph->block(), anchor);
 }
 
-int64_t reference_representation(std::shared_ptr<Graph>& graph) {
+int64_t reference_representation(std::shared_ptr<Graph>& graph, ReferenceNumerics numerics) {
   // Patterns share one input among several uses (upstream's one quant_min for
   // x, y and out); that needs equal constants to be one value.
   torch::jit::ConstantPooling(graph);
   int64_t rewritten = 0;
-  for (const auto& rewrite : reference_rewrites()) rewritten += apply_reference_rewrite(graph, rewrite);
+  for (const auto& rewrite : reference_rewrites(numerics)) rewritten += apply_reference_rewrite(graph, rewrite);
   torch::jit::EliminateDeadCode(graph);
   return rewritten;
 }

@@ -23,6 +23,26 @@
 namespace torch_pt2e {
 namespace passes {
 
+// Which arithmetic the replacements use.
+enum class ReferenceNumerics {
+  // Upstream's rewrite.py, bit for bit: requantization by float multiply and
+  // truncation, quantize by division, the bias quantized to x_scale*w_scale.
+  kUpstream,
+  // The quantize/dequantize ops' arithmetic: integer tensors and integer
+  // accumulation as above, but every requantization dequantizes with float32
+  // scales and quantizes once like quantize_per_tensor (multiply by the
+  // reciprocal scale, round half to even), the bias added in float. add,
+  // add_relu, max_pool2d, quantize and dequantize are then bit-identical to the
+  // q/dq model; linear and conv2d differ only by float32 accumulation order.
+  // Truncation compounds through deep networks (docs/reference_representation.md,
+  // "Accuracy"); this is the representation to lower to integer kernels that
+  // round, as integer backends do.
+  kQuantizeDequantize,
+};
+
+// "upstream" or "qdq"; anything else is an error naming the value.
+ReferenceNumerics parse_reference_numerics(const std::string& name);
+
 // What a pattern input must be for a match to be rewritten.
 enum class Requirement {
   kInt8,     // the constant torch.int8
@@ -46,14 +66,15 @@ struct ReferenceRewrite {
 };
 
 // The rewrites in the order they are applied.
-const std::vector<ReferenceRewrite>& reference_rewrites();
+const std::vector<ReferenceRewrite>& reference_rewrites(ReferenceNumerics numerics = ReferenceNumerics::kUpstream);
 
 // Applies one rewrite to every match that meets its requirements; returns the
 // number of matches rewritten.
 int64_t apply_reference_rewrite(std::shared_ptr<torch::jit::Graph>& graph, const ReferenceRewrite& rewrite);
 
 // Applies every rewrite in order; returns the number of matches rewritten.
-int64_t reference_representation(std::shared_ptr<torch::jit::Graph>& graph);
+int64_t reference_representation(std::shared_ptr<torch::jit::Graph>& graph,
+                                 ReferenceNumerics numerics = ReferenceNumerics::kUpstream);
 
 }  // namespace passes
 }  // namespace torch_pt2e

@@ -128,19 +128,23 @@ def _derived_qparams(prepared: torch.jit.ScriptModule):
 
 
 def convert_pt2e(model: torch.jit.ScriptModule, use_reference_representation: bool = False,
-                 fold_quantize: bool = True) -> torch.jit.ScriptModule:
+                 fold_quantize: bool = True, reference_numerics: str = "upstream") -> torch.jit.ScriptModule:
     """Replaces observers with quantized_decomposed quantize/dequantize pairs.
 
     fold_quantize stores quantized weights as int attributes (the fp32 originals
     are dropped); use_reference_representation rewrites int8 quantized patterns
     (linear, conv2d, add, add_relu, max_pool2d, quantize/dequantize) into
     integer arithmetic with torch.ops.torch_pt2e.out_dtype_* ops
-    (docs/reference_representation.md). Either result can be saved with
-    torch.jit.save and loaded where the plugin is loaded.
+    (docs/reference_representation.md). reference_numerics picks that
+    representation's arithmetic: "upstream" (upstream's rewrite bit for bit:
+    requantization truncates) or "qdq" (rounds as quantize_per_tensor does, so
+    the model keeps the q/dq model's accuracy; an addition to torchao's API).
+    Either result can be saved with torch.jit.save and loaded where the plugin
+    is loaded.
     """
     _check_script_module(model, "convert_pt2e")
     converted = torch.ops.torch_pt2e.convert(model._c, _derived_qparams(model), use_reference_representation,
-                                             fold_quantize)
+                                             fold_quantize, reference_numerics)
     return _wrap(converted)
 
 

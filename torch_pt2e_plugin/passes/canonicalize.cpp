@@ -18,6 +18,7 @@
 #include "torch_pt2e_plugin/passes/conv_bn_weights.h"
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 #include "torch_pt2e_plugin/passes/pass_timer.h"
+#include "torch_pt2e_plugin/passes/traced_training_flags.h"
 
 namespace torch_pt2e {
 namespace passes {
@@ -286,11 +287,6 @@ bool rewrite_convolution_calls(const std::shared_ptr<Graph>& graph, const Module
   }
   return changed;
 }
-
-// passes/traced_training_flags.cpp (declared here: a new header would make
-// Bazel recompile every source of the library).
-bool is_traced_module(const Module& module);
-int64_t read_training_flags_from_module(Module& module);
 
 Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptions& options) {
   TORCH_CHECK(module.find_method("forward"), "prepare_pt2e: the module has no forward method");

@@ -231,7 +231,8 @@ std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& hist
   const float* c_sum = cumulative.data_ptr<float>();
   const double min_d = min_val.item<double>(), max_d = max_val.item<double>();
   const bool on_cpu = histogram.device().is_cpu();
-  const at::Tensor src_bin = at::arange(bins, at::TensorOptions().dtype(at::kLong).device(histogram.device()));
+  const at::Tensor src_bin =
+      on_cpu ? at::Tensor() : at::arange(bins, at::TensorOptions().dtype(at::kLong).device(histogram.device()));
   const at::Tensor density =
       on_cpu ? (histogram / ((max_d - min_d) / static_cast<double>(bins))).contiguous() : at::Tensor();
   std::vector<float> norm_buffer;

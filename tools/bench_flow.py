@@ -61,10 +61,12 @@ def time_pt2e(scripted, example, repeat, wrap_times=None):
     of both timings) takes on the prepared and on the converted module."""
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
     prepare_s, prepared = median_time(lambda: prepare_pt2e(scripted, quantizer), repeat)
-    with torch.no_grad():
+    # Untimed runs without the graph executor's optimizations, whose common
+    # subexpression elimination takes minutes on the 100k-node graphs.
+    with torch.no_grad(), torch.jit.optimized_execution(False):
         prepared(*example)
     convert_s, converted = median_time(lambda: convert_pt2e(prepared), repeat)
-    with torch.no_grad():
+    with torch.no_grad(), torch.jit.optimized_execution(False):
         converted(*example)  # the result runs
     if wrap_times is not None:
         wrap = torch.jit._recursive.wrap_cpp_module

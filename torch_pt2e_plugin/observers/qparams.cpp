@@ -131,9 +131,11 @@ float norm_of(float delta_begin, float delta_end, float density) {
 // float32 operands), so one pass over the bins with the same operations in
 // the same order gives the same per-bin values; only the final sum, whose
 // order ATen's reduction decides, is left to ATen. `density` is
-// histogram / bin_width, which does not depend on the candidate range.
-double quantization_error(const float* density, int64_t bins, double min_val, double max_val, int64_t dst_nbins,
-                          int64_t next_start_bin, int64_t next_end_bin, std::vector<float>& norm) {
+// histogram / bin_width, which does not depend on the candidate range;
+// `occupied` lists the bins where it is not zero.
+double quantization_error(const float* density, const std::vector<int64_t>& occupied, int64_t bins, double min_val,
+                          double max_val, int64_t dst_nbins, int64_t next_start_bin, int64_t next_end_bin,
+                          std::vector<float>& norm) {
   const double bin_width = (max_val - min_val) / static_cast<double>(bins);
   const double dst_bin_width =
       bin_width * static_cast<double>(next_end_bin - next_start_bin + 1) / static_cast<double>(dst_nbins);
@@ -147,8 +149,7 @@ double quantization_error(const float* density, int64_t bins, double min_val, do
   const float whole_bin_cubes = (half_dst_width * half_dst_width * half_dst_width -
                                  minus_half_dst_width * minus_half_dst_width * minus_half_dst_width) /
                                 3.0f;
-  norm.resize(static_cast<size_t>(bins));
-  for (int64_t i = 0; i < bins; ++i) {
+  auto bin_error = [&](int64_t i) {
     const float begin = static_cast<float>(i - next_start_bin) * src_width;
     const float end = begin + src_width;
     const float dst_of_begin = std::min(std::max(floor_divide(begin, dst_width), 0.0f), highest);
@@ -159,7 +160,19 @@ double quantization_error(const float* density, int64_t bins, double min_val, do
     value += norm_of(begin - dst_of_begin_center, half_dst_width, density[i]);
     value += (dst_of_end - dst_of_begin - 1.0f) * (density[i] * whole_bin_cubes);
     value += norm_of(minus_half_dst_width, end - dst_of_end_center, density[i]);
-    norm[static_cast<size_t>(i)] = value;
+    return value;
+  };
+  // Every distance above is at most `bound` (with a factor 2 for rounding).
+  // While twice its cube is a finite float, an empty bin's three terms are
+  // zeros of either sign, and 0 + (+-0) is +0: the bin contributes +0.
+  const double bound = 2 * (static_cast<double>(bins + 1) * std::abs(static_cast<double>(src_width)) +
+                            static_cast<double>(dst_nbins + 1) * std::abs(static_cast<double>(dst_width)));
+  const bool empty_bins_give_zero = 2 * bound * bound * bound < 1e38;
+  norm.assign(static_cast<size_t>(bins), 0.0f);
+  if (empty_bins_give_zero) {
+    for (int64_t i : occupied) norm[static_cast<size_t>(i)] = bin_error(i);
+  } else {
+    for (int64_t i = 0; i < bins; ++i) norm[static_cast<size_t>(i)] = bin_error(i);
   }
   return at::from_blob(norm.data(), {bins}, at::TensorOptions().dtype(at::kFloat)).sum().item<double>();
 }
@@ -235,14 +248,21 @@ std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& hist
       on_cpu ? at::Tensor() : at::arange(bins, at::TensorOptions().dtype(at::kLong).device(histogram.device()));
   const at::Tensor density =
       on_cpu ? (histogram / ((max_d - min_d) / static_cast<double>(bins))).contiguous() : at::Tensor();
+  std::vector<int64_t> occupied;
+  if (on_cpu) {
+    const float* density_data = density.data_ptr<float>();
+    for (int64_t i = 0; i < bins; ++i) {
+      if (density_data[i] != 0.0f) occupied.push_back(i);
+    }
+  }
   std::vector<float> norm_buffer;
   auto error_of = [&](int64_t next_start_bin, int64_t next_end_bin) {
     if (!on_cpu) {
       return quantization_error_on_device(histogram, src_bin, min_d, max_d, bins, dst_nbins, next_start_bin,
                                           next_end_bin);
     }
-    return quantization_error(density.data_ptr<float>(), bins, min_d, max_d, dst_nbins, next_start_bin, next_end_bin,
-                              norm_buffer);
+    return quantization_error(density.data_ptr<float>(), occupied, bins, min_d, max_d, dst_nbins, next_start_bin,
+                              next_end_bin, norm_buffer);
   };
 
   const double stepsize = 1e-5;

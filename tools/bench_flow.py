@@ -98,11 +98,11 @@ def with_batch_norm_statistics(model, shape):
 
 
 class ResidualBlock(torch.nn.Module):
-    def __init__(self, width):
+    def __init__(self, width, weight_std=0.01):
         super().__init__()
         self.linear = torch.nn.Linear(width, width)
         # Small weights keep activations finite through thousands of residual adds.
-        torch.nn.init.normal_(self.linear.weight, std=0.01)
+        torch.nn.init.normal_(self.linear.weight, std=weight_std)
         torch.nn.init.constant_(self.linear.bias, 0.01)
 
     def forward(self, x):
@@ -112,7 +112,10 @@ class ResidualBlock(torch.nn.Module):
 class ResidualStack(torch.nn.Module):
     def __init__(self, blocks, width):
         super().__init__()
-        self.blocks = torch.nn.ModuleList([ResidualBlock(width) for _ in range(blocks)])
+        # Activations grow about e^(1.4 * std * blocks); at 14k blocks std 0.01 overflows
+        # float32 and the observers see NaN, so deeper stacks get smaller weights.
+        weight_std = 0.01 if blocks <= 5000 else 40.0 / blocks
+        self.blocks = torch.nn.ModuleList([ResidualBlock(width, weight_std) for _ in range(blocks)])
 
     def forward(self, x):
         for block in self.blocks:

@@ -125,9 +125,10 @@ torch::jit::Module convert_pt2e(const torch::jit::Module& prepared, const Conver
   passes::remove_observer_modules(module);
   module._ivalue()->unsafeRemoveAttr(passes::kPrepareStateAttribute);
   module.type()->unsafeRemoveAttribute(passes::kPrepareStateAttribute);
-  torch::jit::EliminateDeadCode(graph);
-  torch::jit::ConstantPooling(graph);
+  // remove_unused_attributes eliminates dead code first; pooling constants
+  // after it gives the graph that eliminating, pooling, then removing gave.
   passes::remove_unused_attributes(module);
+  torch::jit::ConstantPooling(graph);
   return module;
 }
 

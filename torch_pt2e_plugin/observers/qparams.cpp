@@ -1,5 +1,7 @@
 #include "torch_pt2e_plugin/observers/qparams.h"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -67,17 +69,18 @@ int64_t quant_dtype_bits(at::ScalarType dtype) {
   }
 }
 
-// HistogramObserver._get_norm: density * (end^3 - begin^3) / 3.
+// HistogramObserver._get_norm on tensors: density * (end^3 - begin^3) / 3.
 at::Tensor norm_of(const at::Tensor& delta_begin, const at::Tensor& delta_end, const at::Tensor& density) {
   const at::Tensor norm = (delta_end * delta_end * delta_end - delta_begin * delta_begin * delta_begin) / 3;
   return density * norm;
 }
 
-// HistogramObserver._compute_quantization_error. Python floats are doubles
-// here, and tensor-with-Python-float arithmetic goes through the same ATen
-// calls with a double Scalar, so every rounding is upstream's.
-double quantization_error(const at::Tensor& histogram, const at::Tensor& src_bin, double min_val, double max_val,
-                          int64_t bins, int64_t dst_nbins, int64_t next_start_bin, int64_t next_end_bin) {
+// HistogramObserver._compute_quantization_error on a histogram on another
+// device than the CPU, through the same ATen calls as upstream (a GPU's
+// division by a scalar and its sum round differently from the CPU loop).
+double quantization_error_on_device(const at::Tensor& histogram, const at::Tensor& src_bin, double min_val,
+                                    double max_val, int64_t bins, int64_t dst_nbins, int64_t next_start_bin,
+                                    int64_t next_end_bin) {
   const double bin_width = (max_val - min_val) / static_cast<double>(bins);
   const double dst_bin_width =
       bin_width * static_cast<double>(next_end_bin - next_start_bin + 1) / static_cast<double>(dst_nbins);
@@ -101,6 +104,77 @@ double quantization_error(const at::Tensor& histogram, const at::Tensor& src_bin
   const at::Tensor dst_bin_of_end_center = dst_bin_of_end * dst_bin_width + dst_bin_width / 2;
   norm += norm_of(at::scalar_tensor(-dst_bin_width / 2, floats), src_bin_end - dst_bin_of_end_center, density);
   return norm.sum().item<double>();
+}
+
+// Python's floor division of float32 values, as ATen's div(rounding_mode=
+// "floor") computes it: fmod, then a correction so that the quotient is the
+// nearest integer at or below a / b.
+float floor_divide(float a, float b) {
+  if (b == 0.0f) return a / b;
+  const float remainder = std::fmod(a, b);
+  float quotient = (a - remainder) / b;
+  if (remainder != 0.0f && (b < 0.0f) != (remainder < 0.0f)) quotient -= 1.0f;
+  if (quotient == 0.0f) return std::copysign(0.0f, a / b);
+  float floored = std::floor(quotient);
+  if (quotient - floored > 0.5f) floored += 1.0f;
+  return floored;
+}
+
+// HistogramObserver._get_norm for one bin: density * (end^3 - begin^3) / 3.
+float norm_of(float delta_begin, float delta_end, float density) {
+  const float cubes = delta_end * delta_end * delta_end - delta_begin * delta_begin * delta_begin;
+  return density * (cubes / 3.0f);
+}
+
+// HistogramObserver._compute_quantization_error. Upstream's tensor
+// expressions are elementwise float32 operations (Python floats become
+// float32 operands), so one pass over the bins with the same operations in
+// the same order gives the same per-bin values; only the final sum, whose
+// order ATen's reduction decides, is left to ATen. `density` is
+// histogram / bin_width, which does not depend on the candidate range;
+// `occupied` lists the bins where it is not zero.
+double quantization_error(const float* density, const std::vector<int64_t>& occupied, int64_t bins, double min_val,
+                          double max_val, int64_t dst_nbins, int64_t next_start_bin, int64_t next_end_bin,
+                          std::vector<float>& norm) {
+  const double bin_width = (max_val - min_val) / static_cast<double>(bins);
+  const double dst_bin_width =
+      bin_width * static_cast<double>(next_end_bin - next_start_bin + 1) / static_cast<double>(dst_nbins);
+  if (dst_bin_width == 0.0) return 0.0;
+  const float src_width = static_cast<float>(bin_width);
+  const float dst_width = static_cast<float>(dst_bin_width);
+  const float half_dst_width = static_cast<float>(dst_bin_width / 2);
+  const float minus_half_dst_width = static_cast<float>(-dst_bin_width / 2);
+  const float highest = static_cast<float>(dst_nbins - 1);
+  // _get_norm(tensor(-w/2), tensor(w/2), density) with its 0-d factor first.
+  const float whole_bin_cubes = (half_dst_width * half_dst_width * half_dst_width -
+                                 minus_half_dst_width * minus_half_dst_width * minus_half_dst_width) /
+                                3.0f;
+  auto bin_error = [&](int64_t i) {
+    const float begin = static_cast<float>(i - next_start_bin) * src_width;
+    const float end = begin + src_width;
+    const float dst_of_begin = std::min(std::max(floor_divide(begin, dst_width), 0.0f), highest);
+    const float dst_of_begin_center = (dst_of_begin + 0.5f) * dst_width;
+    const float dst_of_end = std::min(std::max(floor_divide(end, dst_width), 0.0f), highest);
+    const float dst_of_end_center = dst_of_end * dst_width + half_dst_width;
+    float value = 0.0f;
+    value += norm_of(begin - dst_of_begin_center, half_dst_width, density[i]);
+    value += (dst_of_end - dst_of_begin - 1.0f) * (density[i] * whole_bin_cubes);
+    value += norm_of(minus_half_dst_width, end - dst_of_end_center, density[i]);
+    return value;
+  };
+  // Every distance above is at most `bound` (with a factor 2 for rounding).
+  // While twice its cube is a finite float, an empty bin's three terms are
+  // zeros of either sign, and 0 + (+-0) is +0: the bin contributes +0.
+  const double bound = 2 * (static_cast<double>(bins + 1) * std::abs(static_cast<double>(src_width)) +
+                            static_cast<double>(dst_nbins + 1) * std::abs(static_cast<double>(dst_width)));
+  const bool empty_bins_give_zero = 2 * bound * bound * bound < 1e38;
+  norm.assign(static_cast<size_t>(bins), 0.0f);
+  if (empty_bins_give_zero) {
+    for (int64_t i : occupied) norm[static_cast<size_t>(i)] = bin_error(i);
+  } else {
+    for (int64_t i = 0; i < bins; ++i) norm[static_cast<size_t>(i)] = bin_error(i);
+  }
+  return at::from_blob(norm.data(), {bins}, at::TensorOptions().dtype(at::kFloat)).sum().item<double>();
 }
 
 }  // namespace
@@ -168,8 +242,28 @@ std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& hist
   TORCH_CHECK(cumulative.scalar_type() == at::kFloat, "HistogramObserver: the histogram must be float32, got ",
               histogram.scalar_type());
   const float* c_sum = cumulative.data_ptr<float>();
-  const at::Tensor src_bin = at::arange(bins, at::TensorOptions().dtype(at::kLong).device(histogram.device()));
   const double min_d = min_val.item<double>(), max_d = max_val.item<double>();
+  const bool on_cpu = histogram.device().is_cpu();
+  const at::Tensor src_bin =
+      on_cpu ? at::Tensor() : at::arange(bins, at::TensorOptions().dtype(at::kLong).device(histogram.device()));
+  const at::Tensor density =
+      on_cpu ? (histogram / ((max_d - min_d) / static_cast<double>(bins))).contiguous() : at::Tensor();
+  std::vector<int64_t> occupied;
+  if (on_cpu) {
+    const float* density_data = density.data_ptr<float>();
+    for (int64_t i = 0; i < bins; ++i) {
+      if (density_data[i] != 0.0f) occupied.push_back(i);
+    }
+  }
+  std::vector<float> norm_buffer;
+  auto error_of = [&](int64_t next_start_bin, int64_t next_end_bin) {
+    if (!on_cpu) {
+      return quantization_error_on_device(histogram, src_bin, min_d, max_d, bins, dst_nbins, next_start_bin,
+                                          next_end_bin);
+    }
+    return quantization_error(density.data_ptr<float>(), occupied, bins, min_d, max_d, dst_nbins, next_start_bin,
+                              next_end_bin, norm_buffer);
+  };
 
   const double stepsize = 1e-5;
   double alpha = 0.0, beta = 1.0;
@@ -196,8 +290,7 @@ std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& hist
     }
     if (next_start_bin == start_bin && next_end_bin == end_bin) continue;
 
-    const double norm =
-        quantization_error(histogram, src_bin, min_d, max_d, bins, dst_nbins, next_start_bin, next_end_bin);
+    const double norm = error_of(next_start_bin, next_end_bin);
     if (norm > norm_min) break;
     norm_min = norm;
     start_bin = next_start_bin;

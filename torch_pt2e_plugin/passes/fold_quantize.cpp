@@ -1,5 +1,6 @@
 #include "torch_pt2e_plugin/passes/fold_quantize.h"
 
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -82,6 +83,32 @@ class ConstantEvaluator {
   std::unordered_map<Value*, c10::optional<c10::IValue>> cache_;
 };
 
+// Deletes the folded quantize nodes and, walking up, the nodes that only fed
+// them. A whole-graph EliminateDeadCode would do the same but builds an
+// AliasDb of the graph, once per convert; this walk touches only those nodes.
+void remove_folded_chains(const std::vector<Node*>& folded) {
+  std::vector<Node*> work(folded.begin(), folded.end());
+  std::unordered_set<Node*> queued(folded.begin(), folded.end());
+  while (!work.empty()) {
+    Node* node = work.back();
+    work.pop_back();
+    queued.erase(node);
+    const bool used = std::any_of(node->outputs().begin(), node->outputs().end(),
+                                  [](const Value* output) { return output->hasUses(); });
+    const bool mutates = node->maybeSchema() != nullptr && node->schema().is_mutable();
+    if (used || mutates || node->hasSideEffects() || !node->blocks().empty() ||
+        node->kind() == c10::prim::Param) {
+      continue;
+    }
+    std::vector<Node*> producers;
+    for (Value* input : node->inputs()) producers.push_back(input->node());
+    node->destroy();
+    for (Node* producer : producers) {
+      if (producer->kind() != c10::prim::Param && queued.insert(producer).second) work.push_back(producer);
+    }
+  }
+}
+
 }  // namespace
 
 int64_t fold_quantize(Module& module) {
@@ -94,6 +121,7 @@ int64_t fold_quantize(Module& module) {
   }
   ConstantEvaluator evaluator(module);
   int64_t folded = 0;
+  std::vector<Node*> folded_nodes;
   for (Node* q : quantizes) {
     const auto input = evaluator.evaluate(q->input(0));
     if (!input || !input->isTensor()) continue;
@@ -103,9 +131,10 @@ int64_t fold_quantize(Module& module) {
                                             result->toTensor(), /*is_parameter=*/false);
     copy_metadata(q, attribute->node());
     q->output()->replaceAllUsesWith(attribute);
+    folded_nodes.push_back(q);
     ++folded;
   }
-  if (folded > 0) torch::jit::EliminateDeadCode(graph);
+  remove_folded_chains(folded_nodes);
   return folded;
 }
 

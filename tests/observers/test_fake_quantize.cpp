@@ -239,6 +239,8 @@ def forward(self, x: Tensor) -> Tensor:
   EXPECT_TRUE(config.use_grad_scaling);
   EXPECT_TRUE(at::equal(loaded_fq.attr("scale").toTensor(), fq.attr("scale").toTensor()));
   int64_t parameters = 0;
-  for (const auto& p : loaded_fq.named_parameters(/*recurse=*/false)) parameters += p.name == "scale" || p.name == "zero_point";
+  for (const auto& p : loaded_fq.named_parameters(/*recurse=*/false)) {
+    parameters += p.name == "scale" || p.name == "zero_point";
+  }
   EXPECT_EQ(parameters, 2);
 }

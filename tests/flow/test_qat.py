@@ -237,8 +237,8 @@ def test_fake_quantize_config_errors_name_the_value():
     owner = new_owner()
     with pytest.raises(RuntimeError, match="only works with MovingAverageMinMaxObserver.*got MinMaxObserver"):
         add_fake_quantize(owner, "fq", "FusedMovingAvgObsFakeQuantize", observer="MinMaxObserver")
-    with pytest.raises(RuntimeError, match="unsupported fake-quantize class \"LearnableFakeQuantize\""):
-        add_fake_quantize(owner, "fq", "LearnableFakeQuantize")
+    with pytest.raises(RuntimeError, match="unsupported fake-quantize class \"NoSuchFakeQuantize\""):
+        add_fake_quantize(owner, "fq", "NoSuchFakeQuantize")
     with pytest.raises(RuntimeError, match=r"quant_min/quant_max must lie in \[-128, 127\].*got \[0, 255\]"):
         add_fake_quantize(owner, "fq", "FakeQuantize", dtype=torch.qint8, quant_min=0, quant_max=255)
 

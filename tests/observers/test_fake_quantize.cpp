@@ -146,3 +146,101 @@ def forward(self, x: Tensor) -> Tensor:
   const at::Tensor x = at::linspace(-2.0, 2.0, 13);
   EXPECT_TRUE(at::equal(loaded.forward({x}).toTensor(), owner.forward({x}).toTensor()));
 }
+
+TEST(FixedQParamsFakeQuantize, FakeQuantizesWithTheFixedQParamsAndNeverObserves) {
+  auto owner = new_owner();
+  const auto config = obs::fake_quantize_config(
+      "FixedQParamsFakeQuantize",
+      {{"observer", {{"name", "FixedQParamsObserver"},
+                     {"kwargs", {{"scale", 0.125}, {"zero_point", 3}, {"quant_min", 0}, {"quant_max", 15}}}}}});
+  auto fq = obs::add_fake_quantize(owner, "fq", config);
+  const at::Tensor x = at::linspace(-4.0, 4.0, 17) * 10;
+  const at::Tensor expected = at::fake_quantize_per_tensor_affine(x, 0.125, 3, 0, 15);
+  EXPECT_TRUE(at::equal(forward(fq, x), expected));
+  EXPECT_EQ(fq.attr("scale").toTensor().item<float>(), 0.125f);
+  EXPECT_EQ(fq.attr("zero_point").toTensor().item<int64_t>(), 3);
+  const auto qparams = fq.get_method("calculate_qparams")({}).toTupleRef().elements();
+  EXPECT_EQ(qparams[0].toTensor().item<float>(), 0.125f);
+  EXPECT_EQ(qparams[1].toTensor().item<int64_t>(), 3);
+  EXPECT_EQ(obs::read_fake_quantize_config(fq).kind, FakeQuantizeKind::kFixedQParamsFakeQuantize);
+  EXPECT_THROW(obs::fake_quantize_config("FixedQParamsFakeQuantize", nlohmann::json::object()), c10::Error);
+}
+
+TEST(LearnableFakeQuantize, ConfigKeepsItsOwnArgumentsAndUpstreamDefaults) {
+  const auto config = obs::fake_quantize_config(
+      "_LearnableFakeQuantize", {{"scale", 0.25}, {"zero_point", 2.0}, {"channel_len", 4}, {"use_grad_scaling", true},
+                                 {"observer", "MovingAveragePerChannelMinMaxObserver"}});
+  EXPECT_EQ(config.kind, FakeQuantizeKind::kLearnableFakeQuantize);
+  EXPECT_DOUBLE_EQ(config.initial_scale, 0.25);
+  EXPECT_DOUBLE_EQ(config.initial_zero_point, 2.0);
+  EXPECT_EQ(config.channel_len, 4);
+  EXPECT_TRUE(config.use_grad_scaling);
+  // Upstream's signature defaults quant_min=0, quant_max=255 go to the observer.
+  EXPECT_EQ(*config.observer.quant_min, 0);
+  EXPECT_EQ(*config.observer.quant_max, 255);
+  try {
+    obs::fake_quantize_config("LearnableFakeQuantize", {{"channel_len", -3}});
+    FAIL() << "expected an error";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("got -3"), std::string::npos) << e.what();
+  }
+}
+
+TEST(LearnableFakeQuantize, ForwardGradientsModesAndQParams) {
+  auto owner = new_owner();
+  auto fq = obs::add_fake_quantize(
+      owner, "fq", obs::fake_quantize_config("LearnableFakeQuantize", {{"scale", 0.1}, {"zero_point", 5.0}}));
+  const at::Tensor x = at::linspace(-1.0, 3.0, 9);
+  // Static estimate (initial): the observer's qparams, then the learnable op.
+  const at::Tensor out = forward(fq, x);
+  const auto observed = obs::calculate_qparams(obs::fake_quantize_observer(fq));
+  const at::Tensor scale = fq.attr("scale").toTensor();
+  EXPECT_TRUE(at::equal(scale, std::get<0>(observed)));
+  EXPECT_TRUE(at::equal(out, at::_fake_quantize_learnable_per_tensor_affine(
+                                 x, std::get<0>(observed), std::get<1>(observed).to(at::kFloat), 0, 255, 1.0)));
+  EXPECT_EQ(obs::set_learnable_mode(owner, obs::LearnableMode::kParamLearning), 1);
+  EXPECT_TRUE(scale.requires_grad());
+  const at::Tensor before = scale.detach().clone();
+  forward(fq, x * 10).sum().backward();
+  EXPECT_TRUE(scale.grad().defined());
+  EXPECT_TRUE(at::equal(scale.detach(), before));  // no observation while learning
+  {
+    at::NoGradGuard no_grad;
+    scale.fill_(-1.0);
+    fq.attr("zero_point").toTensor().fill_(300.4);
+  }
+  // calculate_qparams clamps the scale to eps and rounds/clamps the zero point.
+  const auto qparams = fq.get_method("calculate_qparams")({}).toTupleRef().elements();
+  EXPECT_EQ(qparams[0].toTensor().item<float>(), static_cast<float>(obs::kFloat32Eps));
+  EXPECT_EQ(qparams[1].toTensor().item<int64_t>(), 255);
+  EXPECT_EQ(qparams[1].toTensor().scalar_type(), at::kLong);
+  EXPECT_EQ(obs::set_learnable_mode(owner, obs::LearnableMode::kStaticObservation), 1);
+  EXPECT_FALSE(scale.requires_grad());
+  EXPECT_TRUE(at::equal(forward(fq, x), x));
+  EXPECT_EQ(obs::set_qparam_learning_enabled(owner, true), 1);
+  EXPECT_EQ(fq.attr("learning_enabled").toTensor().item<int64_t>(), 1);
+}
+
+TEST(LearnableFakeQuantize, SavedAndLoadedWithItsParameters) {
+  auto owner = new_owner();
+  auto fq = obs::add_fake_quantize(
+      owner, "fq", obs::fake_quantize_config("LearnableFakeQuantize", {{"use_grad_scaling", true}}));
+  owner.define(R"(
+def forward(self, x: Tensor) -> Tensor:
+    return self.fq.forward(x)
+)");
+  owner.forward({at::linspace(-3.0, 1.0, 11)});
+  std::stringstream stream;
+  owner.save(stream);
+  auto loaded = torch::jit::load(stream);
+  auto loaded_fq = loaded.attr("fq").toModule();
+  const auto config = obs::read_fake_quantize_config(loaded_fq);
+  EXPECT_EQ(config.kind, FakeQuantizeKind::kLearnableFakeQuantize);
+  EXPECT_TRUE(config.use_grad_scaling);
+  EXPECT_TRUE(at::equal(loaded_fq.attr("scale").toTensor(), fq.attr("scale").toTensor()));
+  int64_t parameters = 0;
+  for (const auto& p : loaded_fq.named_parameters(/*recurse=*/false)) {
+    parameters += p.name == "scale" || p.name == "zero_point";
+  }
+  EXPECT_EQ(parameters, 2);
+}

@@ -56,11 +56,80 @@ def calculate_qparams(self) -> Tuple[Tensor, Tensor]:
     return self.activation_post_process.calculate_qparams()
 )";
 
+// Upstream's FakeQuantize.forward for a FixedQParamsObserver, whose forward
+// is the identity and whose qparams never change: only fake-quantizes.
+constexpr const char* kFixedQParamsMethods = R"(
+def forward(self, X: Tensor) -> Tensor:
+    if bool(self.fake_quant_enabled[0] == 1):
+        X = torch.fake_quantize_per_tensor_affine(X, self.scale, self.zero_point, self.quant_min, self.quant_max)
+    return X
+
+def calculate_qparams(self) -> Tuple[Tensor, Tensor]:
+    return self.scale, self.zero_point
+)";
+
+// Upstream's _LearnableFakeQuantize.forward and calculate_qparams.
+constexpr const char* kLearnableMethods = R"(
+def forward(self, X: Tensor) -> Tensor:
+    if bool(self.static_enabled[0] == 1):
+        self.activation_post_process.forward(X.detach())
+        _scale, _zero_point = self.activation_post_process.calculate_qparams()
+        _scale = _scale.to(self.scale.device)
+        _zero_point = _zero_point.to(self.zero_point.device)
+        self.scale.data.copy_(_scale)
+        self.zero_point.data.copy_(_zero_point)
+    else:
+        self.scale.data.clamp_(min=float(self.eps[0]))
+    if bool(self.fake_quant_enabled[0] == 1):
+        if self.is_symmetric_quant:
+            self.zero_point.data.zero_()
+        grad_factor = 1.0
+        if self.use_grad_scaling:
+            grad_factor = 1.0 / (X.numel() * self.quant_max) ** 0.5
+        if self.is_per_channel:
+            X = torch._fake_quantize_learnable_per_channel_affine(X, self.scale, self.zero_point, self.ch_axis,
+                                                                 self.quant_min, self.quant_max, grad_factor)
+        else:
+            X = torch._fake_quantize_learnable_per_tensor_affine(X, self.scale, self.zero_point, self.quant_min,
+                                                                self.quant_max, grad_factor)
+    return X
+
+def calculate_qparams(self) -> Tuple[Tensor, Tensor]:
+    self.scale.data.clamp_(min=float(self.eps[0]))
+    scale = self.scale.detach()
+    zero_point = self.zero_point.detach().round().clamp(self.quant_min, self.quant_max).long()
+    return scale, zero_point
+)";
+
 FakeQuantizeKind fake_quantize_kind_from_name(const std::string& name) {
   if (name == "FakeQuantize") return FakeQuantizeKind::kFakeQuantize;
   if (name == "FusedMovingAvgObsFakeQuantize") return FakeQuantizeKind::kFusedMovingAvgObsFakeQuantize;
+  if (name == "FixedQParamsFakeQuantize") return FakeQuantizeKind::kFixedQParamsFakeQuantize;
+  if (name == "LearnableFakeQuantize" || name == "_LearnableFakeQuantize") {
+    return FakeQuantizeKind::kLearnableFakeQuantize;
+  }
   TORCH_CHECK(false, "unsupported fake-quantize class \"", name,
-              "\"; supported: FakeQuantize, FusedMovingAvgObsFakeQuantize");
+              "\"; supported: FakeQuantize, FusedMovingAvgObsFakeQuantize, FixedQParamsFakeQuantize, "
+              "LearnableFakeQuantize (_LearnableFakeQuantize)");
+}
+
+const char* methods_for(FakeQuantizeKind kind) {
+  switch (kind) {
+    case FakeQuantizeKind::kFakeQuantize:
+      return kFakeQuantizeMethods;
+    case FakeQuantizeKind::kFusedMovingAvgObsFakeQuantize:
+      return kFusedMethods;
+    case FakeQuantizeKind::kFixedQParamsFakeQuantize:
+      return kFixedQParamsMethods;
+    case FakeQuantizeKind::kLearnableFakeQuantize:
+      return kLearnableMethods;
+  }
+  TORCH_CHECK(false, "unknown FakeQuantizeKind ", static_cast<int>(kind));
+}
+
+bool is_learnable(const torch::jit::Module& module) {
+  return module.hasattr(kKindAttribute) &&
+         module.attr(kKindAttribute).toStringRef() == fake_quantize_kind_name(FakeQuantizeKind::kLearnableFakeQuantize);
 }
 
 bool is_symmetric(c10::QScheme q) { return q == c10::kPerTensorSymmetric || q == c10::kPerChannelSymmetric; }
@@ -77,25 +146,69 @@ void check_fake_quantize(const torch::jit::Module& module, const char* what) {
               " is not a fake-quantize module created by torch_pt2e::observers::add_fake_quantize");
 }
 
+void fill_flag(const torch::jit::Module& module, const char* buffer, bool enabled) {
+  at::NoGradGuard no_grad;
+  attribute(module, buffer).toTensor().fill_(enabled ? 1 : 0);
+}
+
 int64_t set_flag(const torch::jit::Module& root, const char* buffer, bool enabled) {
   int64_t count = 0;
   for (const torch::jit::Module& module : root.modules()) {
     if (!is_fake_quantize(module)) continue;
-    at::NoGradGuard no_grad;
-    attribute(module, buffer).toTensor().fill_(enabled ? 1 : 0);
+    // Upstream's _LearnableFakeQuantize.enable_observer toggles static_enabled.
+    const bool observer_flag = std::string(buffer) == "observer_enabled";
+    fill_flag(module, observer_flag && is_learnable(module) ? "static_enabled" : buffer, enabled);
     ++count;
   }
   return count;
 }
 
+void set_learning(const torch::jit::Module& module, bool enabled) {
+  fill_flag(module, "learning_enabled", enabled);
+  attribute(module, "scale").toTensor().set_requires_grad(enabled);
+  attribute(module, "zero_point").toTensor().set_requires_grad(enabled);
+}
+
+// The constructor arguments _LearnableFakeQuantize keeps for itself; the
+// others go to its observer.
+void take_learnable_arguments(nlohmann::json& args, FakeQuantizeConfig& config) {
+  const auto take = [&](const char* key, auto& field) {
+    if (!args.contains(key)) return;
+    const nlohmann::json value = args.at(key);
+    args.erase(key);
+    try {
+      field = value.get<std::decay_t<decltype(field)>>();
+    } catch (const nlohmann::json::exception&) {
+      TORCH_CHECK(false, "LearnableFakeQuantize: \"", key, "\" has the wrong type: ", value.dump());
+    }
+  };
+  take("scale", config.initial_scale);
+  take("zero_point", config.initial_zero_point);
+  take("channel_len", config.channel_len);
+  take("use_grad_scaling", config.use_grad_scaling);
+  TORCH_CHECK(config.channel_len == -1 || config.channel_len > 0,
+              "LearnableFakeQuantize: channel_len must be -1 or a positive integer, got ", config.channel_len);
+}
+
 }  // namespace
 
 const char* fake_quantize_kind_name(FakeQuantizeKind kind) {
-  return kind == FakeQuantizeKind::kFakeQuantize ? "FakeQuantize" : "FusedMovingAvgObsFakeQuantize";
+  switch (kind) {
+    case FakeQuantizeKind::kFakeQuantize:
+      return "FakeQuantize";
+    case FakeQuantizeKind::kFusedMovingAvgObsFakeQuantize:
+      return "FusedMovingAvgObsFakeQuantize";
+    case FakeQuantizeKind::kFixedQParamsFakeQuantize:
+      return "FixedQParamsFakeQuantize";
+    case FakeQuantizeKind::kLearnableFakeQuantize:
+      return "LearnableFakeQuantize";
+  }
+  TORCH_CHECK(false, "unknown FakeQuantizeKind ", static_cast<int>(kind));
 }
 
 bool is_fake_quantize_kind_name(const std::string& name) {
-  return name == "FakeQuantize" || name == "FusedMovingAvgObsFakeQuantize";
+  return name == "FakeQuantize" || name == "FusedMovingAvgObsFakeQuantize" || name == "FixedQParamsFakeQuantize" ||
+         name == "LearnableFakeQuantize" || name == "_LearnableFakeQuantize";
 }
 
 FakeQuantizeConfig fake_quantize_config(const std::string& class_name, const nlohmann::json& kwargs) {
@@ -117,7 +230,8 @@ FakeQuantizeConfig fake_quantize_config(const std::string& class_name, const nlo
   nlohmann::json args = observer.at("kwargs");
   TORCH_CHECK(args.is_object(), class_name, ": the observer's kwargs must be a JSON object, got ", args.dump());
   args["kind"] = observer.at("name");
-  if (config.kind == FakeQuantizeKind::kFusedMovingAvgObsFakeQuantize) {
+  if (config.kind == FakeQuantizeKind::kFusedMovingAvgObsFakeQuantize ||
+      config.kind == FakeQuantizeKind::kLearnableFakeQuantize) {
     // Upstream's signature defaults (quant_min=0, quant_max=255).
     args["quant_min"] = 0;
     args["quant_max"] = 255;
@@ -125,6 +239,7 @@ FakeQuantizeConfig fake_quantize_config(const std::string& class_name, const nlo
   for (auto it = kwargs.begin(); it != kwargs.end(); ++it) {
     if (it.key() != "observer") args[it.key()] = it.value();
   }
+  if (config.kind == FakeQuantizeKind::kLearnableFakeQuantize) take_learnable_arguments(args, config);
   try {
     config.observer = args.get<ObserverConfig>();
   } catch (const c10::Error& error) {
@@ -137,10 +252,22 @@ FakeQuantizeConfig fake_quantize_config(const std::string& class_name, const nlo
                 "FusedMovingAvgObsFakeQuantize only works with MovingAverageMinMaxObserver or "
                 "MovingAveragePerChannelMinMaxObserver (as upstream), got ",
                 kind_name(observer_kind));
+  } else if (config.kind == FakeQuantizeKind::kFixedQParamsFakeQuantize) {
+    TORCH_CHECK(observer_kind == ObserverKind::kFixedQParams,
+                "FixedQParamsFakeQuantize's observer must be a FixedQParamsObserver, got ", kind_name(observer_kind));
+    TORCH_CHECK(!is_per_channel(config.observer.qscheme),
+                "FixedQParamsFakeQuantize supports only per-tensor quantization, got qscheme ",
+                qscheme_name(config.observer.qscheme));
   } else {
     TORCH_CHECK(observer_kind != ObserverKind::kPlaceholder && observer_kind != ObserverKind::kFixedQParams,
-                "FakeQuantize needs an observer that computes quantization parameters, got ",
+                class_name, " needs an observer that computes quantization parameters, got ",
                 kind_name(observer_kind));
+  }
+  if (config.kind == FakeQuantizeKind::kLearnableFakeQuantize) {
+    // Upstream would fail at the first forward, copying per-channel qparams into one element.
+    TORCH_CHECK(!is_per_channel(config.observer.qscheme) || config.channel_len > 0,
+                "LearnableFakeQuantize with qscheme ", qscheme_name(config.observer.qscheme),
+                " needs channel_len (the number of channels), got ", config.channel_len);
   }
   return config;
 }
@@ -153,6 +280,8 @@ torch::jit::Module add_fake_quantize(torch::jit::Module& owner, const std::strin
   const auto range = quant_range(config.observer);
   TORCH_CHECK(range.has_value(), "add_fake_quantize: the observer has no quantization range");
   const bool fused = config.kind == FakeQuantizeKind::kFusedMovingAvgObsFakeQuantize;
+  const bool fixed = config.kind == FakeQuantizeKind::kFixedQParamsFakeQuantize;
+  const bool learnable = config.kind == FakeQuantizeKind::kLearnableFakeQuantize;
   const bool per_channel = is_per_channel(config.observer.qscheme);
   const auto cu = owner._ivalue()->compilation_unit();
   const c10::QualifiedName class_name(std::string(kClassPrefix) + fake_quantize_kind_name(config.kind));
@@ -164,9 +293,25 @@ torch::jit::Module add_fake_quantize(torch::jit::Module& owner, const std::strin
   fq.register_attribute("training", c10::BoolType::get(), training);
   fq.register_attribute(kKindAttribute, c10::StringType::get(), std::string(fake_quantize_kind_name(config.kind)));
   fq.register_buffer("fake_quant_enabled", at::ones({1}, flag_dtype));
-  fq.register_buffer("observer_enabled", at::ones({1}, flag_dtype));
-  fq.register_buffer("scale", at::ones({1}, at::kFloat));
-  fq.register_buffer("zero_point", at::zeros({1}, zero_point_dtype));
+  if (learnable) {
+    // Upstream's Parameters start with requires_grad set though learning is off.
+    const int64_t length = config.channel_len == -1 ? 1 : config.channel_len;
+    fq.register_parameter("scale", at::full({length}, config.initial_scale, at::kFloat).set_requires_grad(true), false);
+    fq.register_parameter("zero_point",
+                          at::full({length}, config.initial_zero_point, at::kFloat).set_requires_grad(true), false);
+    fq.register_buffer("static_enabled", at::ones({1}, at::kByte));
+    fq.register_buffer("learning_enabled", at::zeros({1}, at::kByte));
+    fq.register_buffer("eps", at::full({1}, kFloat32Eps, at::kFloat));
+    fq.register_attribute("use_grad_scaling", c10::BoolType::get(), config.use_grad_scaling);
+    fq.register_attribute("channel_len", c10::IntType::get(), config.channel_len);
+    fq.register_attribute("initial_scale", c10::FloatType::get(), config.initial_scale);
+    fq.register_attribute("initial_zero_point", c10::FloatType::get(), config.initial_zero_point);
+  } else {
+    fq.register_buffer("observer_enabled", at::ones({1}, flag_dtype));
+    // FixedQParamsFakeQuantize's scale and zero point are its observer's.
+    fq.register_buffer("scale", at::full({1}, fixed ? config.observer.fixed_scale : 1.0, at::kFloat));
+    fq.register_buffer("zero_point", at::full({1}, fixed ? config.observer.fixed_zero_point : 0, zero_point_dtype));
+  }
   fq.register_attribute("dtype", c10::IntType::get(), static_cast<int64_t>(config.observer.dtype));
   fq.register_attribute("qscheme", c10::IntType::get(), static_cast<int64_t>(config.observer.qscheme));
   fq.register_attribute("ch_axis", c10::IntType::get(), per_channel ? config.observer.ch_axis : int64_t(-1));
@@ -176,7 +321,7 @@ torch::jit::Module add_fake_quantize(torch::jit::Module& owner, const std::strin
   fq.register_attribute("quant_min", c10::IntType::get(), range->first);
   fq.register_attribute("quant_max", c10::IntType::get(), range->second);
   add_observer(fq, kObserverAttribute, config.observer);
-  fq.define(fused ? kFusedMethods : kFakeQuantizeMethods);
+  fq.define(methods_for(config.kind));
   owner.register_module(name, fq);
   return fq;
 }
@@ -197,6 +342,12 @@ FakeQuantizeConfig read_fake_quantize_config(const torch::jit::Module& fake_quan
   FakeQuantizeConfig config;
   config.kind = fake_quantize_kind_from_name(attribute(fake_quantize, kKindAttribute).toStringRef());
   config.observer = read_config(fake_quantize_observer(fake_quantize));
+  if (config.kind == FakeQuantizeKind::kLearnableFakeQuantize) {
+    config.initial_scale = attribute(fake_quantize, "initial_scale").toDouble();
+    config.initial_zero_point = attribute(fake_quantize, "initial_zero_point").toDouble();
+    config.channel_len = attribute(fake_quantize, "channel_len").toInt();
+    config.use_grad_scaling = attribute(fake_quantize, "use_grad_scaling").toBool();
+  }
   return config;
 }
 
@@ -206,6 +357,28 @@ int64_t set_fake_quant_enabled(const torch::jit::Module& root, bool enabled) {
 
 int64_t set_observer_enabled(const torch::jit::Module& root, bool enabled) {
   return set_flag(root, "observer_enabled", enabled);
+}
+
+int64_t set_qparam_learning_enabled(const torch::jit::Module& root, bool enabled) {
+  int64_t count = 0;
+  for (const torch::jit::Module& module : root.modules()) {
+    if (!is_fake_quantize(module) || !is_learnable(module)) continue;
+    set_learning(module, enabled);
+    ++count;
+  }
+  return count;
+}
+
+int64_t set_learnable_mode(const torch::jit::Module& root, LearnableMode mode) {
+  int64_t count = 0;
+  for (const torch::jit::Module& module : root.modules()) {
+    if (!is_fake_quantize(module) || !is_learnable(module)) continue;
+    set_learning(module, mode == LearnableMode::kParamLearning);
+    fill_flag(module, "fake_quant_enabled", mode != LearnableMode::kStaticObservation);
+    fill_flag(module, "static_enabled", mode != LearnableMode::kParamLearning);
+    ++count;
+  }
+  return count;
 }
 
 }  // namespace observers

@@ -1,6 +1,8 @@
 // Fake-quantize modules as TorchScript submodules, the form in which
-// prepare_qat_pt2e inserts them: upstream's FakeQuantize and
-// FusedMovingAvgObsFakeQuantize (torch/ao/quantization/fake_quantize.py).
+// prepare_qat_pt2e inserts them: upstream's FakeQuantize,
+// FusedMovingAvgObsFakeQuantize, FixedQParamsFakeQuantize
+// (torch/ao/quantization/fake_quantize.py) and _LearnableFakeQuantize
+// (torch/ao/quantization/_learnable_fake_quantize.py).
 //
 // A fake-quantize module is, like an observer (observer.h), a module of a
 // class created in the owner's compilation unit. It owns its observer as
@@ -14,6 +16,13 @@
 //       the ops upstream calls, so numerics and the straight-through gradient
 //       are upstream's;
 //   calculate_qparams(self) -> Tuple[Tensor, Tensor]   the observer's.
+// FixedQParamsFakeQuantize owns a FixedQParamsObserver and fake-quantizes
+// with its scale and zero point. LearnableFakeQuantize has Parameters `scale`
+// and `zero_point` (float) and buffers static_enabled / learning_enabled in
+// place of observer_enabled; forward calls
+// aten::_fake_quantize_learnable_per_{tensor,channel}_affine, and
+// calculate_qparams returns the current parameters (zero point rounded and
+// clamped to the range), so convert uses the trained values.
 // The module survives save and load like an observer.
 #pragma once
 
@@ -30,6 +39,8 @@ namespace observers {
 enum class FakeQuantizeKind {
   kFakeQuantize,
   kFusedMovingAvgObsFakeQuantize,
+  kFixedQParamsFakeQuantize,
+  kLearnableFakeQuantize,
 };
 
 struct FakeQuantizeConfig {
@@ -37,9 +48,16 @@ struct FakeQuantizeConfig {
   // The observer the module owns, with the constructor's quant_min/quant_max
   // and observer keyword arguments applied (as upstream's __init__ does).
   ObserverConfig observer = default_config(ObserverKind::kMovingAverageMinMax);
+  // LearnableFakeQuantize only: the initial parameters (`channel_len` -1 for
+  // one element) and whether gradients are scaled by 1/sqrt(numel*quant_max).
+  double initial_scale = 1.0;
+  double initial_zero_point = 0.0;
+  int64_t channel_len = -1;
+  bool use_grad_scaling = false;
 };
 
-// "FakeQuantize" / "FusedMovingAvgObsFakeQuantize" and back.
+// "FakeQuantize", "FusedMovingAvgObsFakeQuantize", "FixedQParamsFakeQuantize",
+// "LearnableFakeQuantize" (also accepted as "_LearnableFakeQuantize") and back.
 const char* fake_quantize_kind_name(FakeQuantizeKind kind);
 bool is_fake_quantize_kind_name(const std::string& name);
 
@@ -69,7 +87,22 @@ FakeQuantizeConfig read_fake_quantize_config(const torch::jit::Module& fake_quan
 // disable_observer, applied to every fake-quantize module in `root`'s tree
 // (root included). Returns how many modules were set.
 int64_t set_fake_quant_enabled(const torch::jit::Module& root, bool enabled);
+// For LearnableFakeQuantize, observer_enabled is its static_enabled.
 int64_t set_observer_enabled(const torch::jit::Module& root, bool enabled);
+
+// Upstream's toggle_qparam_learning for every LearnableFakeQuantize in
+// `root`'s tree: sets learning_enabled and requires_grad of scale and
+// zero_point. Returns how many modules were set.
+int64_t set_qparam_learning_enabled(const torch::jit::Module& root, bool enabled);
+
+// Upstream's enable_param_learning / enable_static_estimate /
+// enable_static_observation for every LearnableFakeQuantize in `root`'s tree.
+enum class LearnableMode {
+  kParamLearning,      // learn scale/zero_point, fake-quantize, no observation
+  kStaticEstimate,     // observer sets scale/zero_point, fake-quantize
+  kStaticObservation,  // observer sets scale/zero_point, output unchanged
+};
+int64_t set_learnable_mode(const torch::jit::Module& root, LearnableMode mode);
 
 }  // namespace observers
 }  // namespace torch_pt2e

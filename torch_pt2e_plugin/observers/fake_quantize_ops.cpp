@@ -36,7 +36,14 @@ bool is_fq(const c10::IValue& module) {
 
 std::string config(const c10::IValue& module) {
   const auto c = read_fake_quantize_config(as_module("torch_pt2e::fake_quantize_config", module));
-  return nlohmann::json{{"kind", fake_quantize_kind_name(c.kind)}, {"observer", c.observer}}.dump();
+  nlohmann::json result = {{"kind", fake_quantize_kind_name(c.kind)}, {"observer", c.observer}};
+  if (c.kind == FakeQuantizeKind::kLearnableFakeQuantize) {
+    result["scale"] = c.initial_scale;
+    result["zero_point"] = c.initial_zero_point;
+    result["channel_len"] = c.channel_len;
+    result["use_grad_scaling"] = c.use_grad_scaling;
+  }
+  return result.dump();
 }
 
 int64_t fake_quant_enabled(const c10::IValue& module, bool enabled) {
@@ -45,6 +52,19 @@ int64_t fake_quant_enabled(const c10::IValue& module, bool enabled) {
 
 int64_t observer_enabled(const c10::IValue& module, bool enabled) {
   return set_observer_enabled(as_module("torch_pt2e::set_observer_enabled", module), enabled);
+}
+
+int64_t qparam_learning_enabled(const c10::IValue& module, bool enabled) {
+  return set_qparam_learning_enabled(as_module("torch_pt2e::set_qparam_learning_enabled", module), enabled);
+}
+
+int64_t learnable_mode(const c10::IValue& module, const std::string& mode) {
+  const auto root = as_module("torch_pt2e::set_learnable_mode", module);
+  if (mode == "param_learning") return set_learnable_mode(root, LearnableMode::kParamLearning);
+  if (mode == "static_estimate") return set_learnable_mode(root, LearnableMode::kStaticEstimate);
+  if (mode == "static_observation") return set_learnable_mode(root, LearnableMode::kStaticObservation);
+  TORCH_CHECK(false, "set_learnable_mode: unknown mode \"", mode,
+              "\"; expected param_learning, static_estimate or static_observation");
 }
 
 }  // namespace
@@ -59,6 +79,8 @@ ops::OpFamily fake_quantize_ops() {
       "fake_quantize_config(Any module) -> str",
       "set_fake_quant_enabled(Any module, bool enabled) -> int",
       "set_observer_enabled(Any module, bool enabled) -> int",
+      "set_qparam_learning_enabled(Any module, bool enabled) -> int",
+      "set_learnable_mode(Any module, str mode) -> int",
   };
   family.register_definer_kernels = [](torch::Library& lib, const std::vector<std::string>& defined) {
     auto impl = [&](const char* name, auto&& fn) {
@@ -69,6 +91,8 @@ ops::OpFamily fake_quantize_ops() {
     impl("fake_quantize_config", TORCH_FN(config));
     impl("set_fake_quant_enabled", TORCH_FN(fake_quant_enabled));
     impl("set_observer_enabled", TORCH_FN(observer_enabled));
+    impl("set_qparam_learning_enabled", TORCH_FN(qparam_learning_enabled));
+    impl("set_learnable_mode", TORCH_FN(learnable_mode));
   };
   return family;
 }

@@ -49,6 +49,8 @@ struct ObserverFacts {
   int64_t ch_axis = 0;
   double eps = observers::kFloat32Eps;
   bool derived = false;
+  // Set for a LearnableFakeQuantize: its calculate_qparams gives the qparams.
+  c10::optional<Module> learned_from;
 };
 
 ObserverFacts facts_of(const Module& observer) {
@@ -74,6 +76,11 @@ ObserverFacts facts_of(const Module& observer) {
 }
 
 std::tuple<at::Tensor, at::Tensor> qparams_of(const Module& observer, const ObserverFacts& facts) {
+  if (facts.learned_from) {
+    const auto result = facts.learned_from->get_method("calculate_qparams")({});
+    const auto& elements = result.toTupleRef().elements();
+    return std::make_tuple(elements.at(0).toTensor(), elements.at(1).toTensor());
+  }
   return facts.derived ? observers::derived_qparams(observer) : observers::calculate_qparams(observer);
 }
 
@@ -110,7 +117,12 @@ class ObserverConverter {
     // FakeQuantize.calculate_qparams is its observer's).
     const Module called(module_._ivalue()->getSlot(slot).toObject());
     const Module observer = observers::is_fake_quantize(called) ? observers::fake_quantize_observer(called) : called;
-    const ObserverFacts facts = facts_of(observer);
+    ObserverFacts facts = facts_of(observer);
+    // A learnable fake quantize's qparams are its trained parameters.
+    if (observers::is_fake_quantize(called) &&
+        observers::read_fake_quantize_config(called).kind == observers::FakeQuantizeKind::kLearnableFakeQuantize) {
+      facts.learned_from = called;
+    }
     Value* input = call->input(1);
     ConvertedObserver result;
     result.input = input;

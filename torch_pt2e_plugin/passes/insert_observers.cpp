@@ -160,12 +160,19 @@ class ObserverInserter {
         }
         break;
       }
-      case SpecKind::kFixedQParams:
-        TORCH_CHECK(!is_qat_, "prepare_qat_pt2e: a FixedQParamsQuantizationSpec needs FixedQParamsFakeQuantize, "
-                              "which this build does not provide; annotate with a QuantizationSpec instead");
-        instance.module = observers::add_observer(
-            module_, instance.name, config_for(static_cast<const quantizer::FixedQParamsQuantizationSpec&>(*spec)));
+      case SpecKind::kFixedQParams: {
+        const auto observer = config_for(static_cast<const quantizer::FixedQParamsQuantizationSpec&>(*spec));
+        if (is_qat_) {
+          // Upstream's prepare: FixedQParamsFakeQuantize over the same observer.
+          observers::FakeQuantizeConfig fixed;
+          fixed.kind = observers::FakeQuantizeKind::kFixedQParamsFakeQuantize;
+          fixed.observer = observer;
+          instance.module = observers::add_fake_quantize(module_, instance.name, fixed);
+        } else {
+          instance.module = observers::add_observer(module_, instance.name, observer);
+        }
         break;
+      }
       case SpecKind::kDerived: {
         const auto& derived = static_cast<const quantizer::DerivedQuantizationSpec&>(*spec);
         std::vector<Module> sources;

@@ -28,7 +28,8 @@ from .quantizer import (
 )
 
 # Fake-quantize constructors that QAT configs name (built by prepare_qat_pt2e).
-_FAKE_QUANTIZE_NAMES = ("FakeQuantize", "FusedMovingAvgObsFakeQuantize", "FixedQParamsFakeQuantize")
+_FAKE_QUANTIZE_NAMES = ("FakeQuantize", "FusedMovingAvgObsFakeQuantize", "FixedQParamsFakeQuantize",
+                        "_LearnableFakeQuantize")
 _DTYPE_KEYS = ("dtype", "compute_dtype")
 
 ANNOTATION_KEY = "quantization_annotation"
@@ -91,6 +92,10 @@ def ctor_from_json(data: Dict[str, Any]):
             cls = getattr(upstream_observer, inner["name"])
             inner_kwargs = _decode_kwargs(inner.get("kwargs", {}))
             kwargs["observer"] = cls.with_args(**inner_kwargs) if inner_kwargs else cls
+        if name == "_LearnableFakeQuantize":
+            from torch.ao.quantization import _learnable_fake_quantize as upstream_learnable
+
+            return upstream_learnable._LearnableFakeQuantize.with_args(**_decode_kwargs(kwargs))
         return getattr(upstream_fake_quantize, name).with_args(**_decode_kwargs(kwargs))
     cls = getattr(_observer, name, None)
     if cls is None or not isinstance(cls, type) or not issubclass(cls, _observer._Observer):

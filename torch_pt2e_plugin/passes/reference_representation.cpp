@@ -279,11 +279,14 @@ constexpr const char* kAddPattern = R"IR(
   %out_i8 : Tensor = quantized_decomposed::quantize_per_tensor(%sum, %out_scale, %out_zp, %qmin, %qmax, %dtype)
   return (%out_i8))IR";
 
-constexpr const char* kAddMultipliers = R"IR(
+// Both inputs widened to int32, zero points subtracted.
+constexpr const char* kAddCentered = R"IR(
   %x_i32 : Tensor = aten::to(%x_i8, %int32, %false, %false, %none)
   %y_i32 : Tensor = aten::to(%y_i8, %int32, %false, %false, %none)
   %x_centered : Tensor = aten::sub(%x_i32, %x_zp, %one)
-  %y_centered : Tensor = aten::sub(%y_i32, %y_zp, %one)
+  %y_centered : Tensor = aten::sub(%y_i32, %y_zp, %one))IR";
+
+constexpr const char* kAddMultipliers = R"IR(
   %x_scale_f32 : Tensor = aten::scalar_tensor(%x_scale, %float32, %none, %none, %none)
   %y_scale_f32 : Tensor = aten::scalar_tensor(%y_scale, %float32, %none, %none, %none)
   %x_multiplier : Tensor = aten::div(%x_scale_f32, %out_scale)
@@ -316,10 +319,6 @@ constexpr const char* kAddReplacement = R"IR(
 // kQuantizeDequantize: both inputs dequantized as dequantize_per_tensor does,
 // added in float32 and quantized once; relu is the clamp at the zero point.
 constexpr const char* kAddDequantized = R"IR(
-  %x_i32 : Tensor = aten::to(%x_i8, %int32, %false, %false, %none)
-  %y_i32 : Tensor = aten::to(%y_i8, %int32, %false, %false, %none)
-  %x_centered : Tensor = aten::sub(%x_i32, %x_zp, %one)
-  %y_centered : Tensor = aten::sub(%y_i32, %y_zp, %one)
   %x_exact_f32 : Tensor = aten::to(%x_centered, %float32, %false, %false, %none)
   %y_exact_f32 : Tensor = aten::to(%y_centered, %float32, %false, %false, %none)
   %x_fp32 : Tensor = aten::mul(%x_exact_f32, %x_scale)
@@ -333,10 +332,11 @@ ReferenceRewrite add_rewrite(const std::string& name, bool relu, ReferenceNumeri
                                                 {"x_scale", Requirement::kFloat},  {"y_scale", Requirement::kFloat}};
   std::string replacement;
   if (numerics == ReferenceNumerics::kUpstream) {
-    replacement = std::string(kAddMultipliers) + (relu ? kAddReluReplacement : kAddReplacement);
+    replacement = std::string(kAddCentered) + kAddMultipliers + (relu ? kAddReluReplacement : kAddReplacement);
   } else {
-    replacement = std::string(kAddDequantized) + qdq_quantize(reciprocal_of_float("out_scale"), "sum_fp32", "out_zp",
-                                                              relu ? "out_zp" : "qmin", "qmax", "out_i8");
+    replacement = std::string(kAddCentered) + kAddDequantized +
+                  qdq_quantize(reciprocal_of_float("out_scale"), "sum_fp32", "out_zp", relu ? "out_zp" : "qmin", "qmax",
+                               "out_i8");
     requirements.push_back({"out_scale", Requirement::kFloat});
   }
   return {name, ir(kAddInputs, pattern, false), ir(kAddInputs, replacement, true), requirements};

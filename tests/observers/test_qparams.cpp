@@ -3,11 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <string>
+#include <vector>
 
 #include <ATen/ATen.h>
 
+#include "kernels/cpu/cpu_capability.h"
+#include "kernels/cpu/histogram_error.h"
 #include "torch_pt2e_plugin/observers/qparams.h"
 
+namespace cpu = torch_pt2e::kernels::cpu;
 namespace obs = torch_pt2e::observers;
 
 namespace {
@@ -111,6 +116,66 @@ TEST(QParamsFromHistogram, RangeIsWholeBinsInsideTheRecordedRange) {
   const double width = (max_val.item<double>() - min_val.item<double>()) / bins;
   const double start = (lo - min_val.item<double>()) / width;
   EXPECT_NEAR(start, std::round(start), 1e-3);
+}
+
+// The search with every per-bin error variant this CPU runs finds the same
+// range, bit for bit, as with the scalar default.
+void expect_variants_agree(const at::Tensor& histogram, float min_val, float max_val, at::ScalarType dtype,
+                           const std::string& what) {
+  std::vector<const cpu::HistogramErrorLoops*> variants;
+  if (cpu::detected_cpu_capability() >= cpu::CpuCapability::kAVX2) variants.push_back(&cpu::histogram_error_loops_avx2());
+  if (cpu::detected_cpu_capability() >= cpu::CpuCapability::kAVX512) {
+    variants.push_back(&cpu::histogram_error_loops_avx512());
+  }
+  const int64_t bins = histogram.size(0);
+  const auto want = obs::histogram_search_range(histogram, scalar(min_val), scalar(max_val), bins, dtype,
+                                                cpu::histogram_error_loops_default());
+  for (const auto* loops : variants) {
+    const auto got = obs::histogram_search_range(histogram, scalar(min_val), scalar(max_val), bins, dtype, *loops);
+    EXPECT_TRUE(at::equal(std::get<0>(got), std::get<0>(want)))
+        << loops->isa_name << ", " << what << ": min " << std::get<0>(got).item<float>() << " vs "
+        << std::get<0>(want).item<float>();
+    EXPECT_TRUE(at::equal(std::get<1>(got), std::get<1>(want)))
+        << loops->isa_name << ", " << what << ": max " << std::get<1>(got).item<float>() << " vs "
+        << std::get<1>(want).item<float>();
+  }
+}
+
+TEST(QParamsFromHistogram, SearchIsTheSameWithEveryErrorLoopVariant) {
+  at::manual_seed(7);
+  const at::ScalarType dtypes[] = {at::kQUInt8, at::kQInt8, at::kShort, at::kQInt32};
+  int case_index = 0;
+  for (int64_t bins : {2048, 256, 33, 2}) {
+    for (at::ScalarType dtype : dtypes) {
+      // Gaussian, heavy-tailed (outliers far out), a one-sided skew and
+      // sparse data with many empty bins; negative and positive minima.
+      const at::Tensor samples[] = {
+          at::randn({20000}),
+          at::randn({20000}) * at::exp(at::randn({20000}) * 2),
+          at::rand({20000}).pow(6) * 50 + 3,
+          at::randint(-40, 40, {300}).to(at::kFloat) * 0.25,
+      };
+      for (const at::Tensor& data : samples) {
+        const float lo = data.min().item<float>(), hi = data.max().item<float>();
+        expect_variants_agree(at::histc(data, bins, lo, hi), lo, hi, dtype, "case " + std::to_string(case_index++));
+      }
+    }
+  }
+}
+
+TEST(QParamsFromHistogram, SearchVariantsAgreeOnEdgeHistograms) {
+  for (at::ScalarType dtype : {at::kQUInt8, at::kShort}) {
+    at::Tensor single = at::zeros({2048});
+    single[1500] = 7.0f;
+    expect_variants_agree(single, -3.0f, 5.0f, dtype, "one occupied bin");
+    at::Tensor ends = at::zeros({2048});
+    ends[0] = 1.0f;
+    ends[2047] = 1.0f;
+    expect_variants_agree(ends, -1e-30f, 1e-30f, dtype, "two end bins, narrow range");
+    expect_variants_agree(at::ones({2048}), -3e36f, 3e36f, dtype, "uniform, wide range");
+    expect_variants_agree(at::ones({2048}), 1e6f, 1e6f + 0.125f, dtype, "far from zero");
+    expect_variants_agree(at::zeros({16}), -1.0f, 1.0f, dtype, "empty histogram");
+  }
 }
 
 TEST(QParamsFromHistogram, UnobservedAndBinMismatch) {

@@ -9,6 +9,8 @@
 #include <c10/util/Exception.h>
 #include <torch/version.h>
 
+#include "kernels/cpu/histogram_error.h"
+
 namespace torch_pt2e {
 namespace observers {
 namespace {
@@ -106,75 +108,52 @@ double quantization_error_on_device(const at::Tensor& histogram, const at::Tenso
   return norm.sum().item<double>();
 }
 
-// Python's floor division of float32 values, as ATen's div(rounding_mode=
-// "floor") computes it: fmod, then a correction so that the quotient is the
-// nearest integer at or below a / b.
-float floor_divide(float a, float b) {
-  if (b == 0.0f) return a / b;
-  const float remainder = std::fmod(a, b);
-  float quotient = (a - remainder) / b;
-  if (remainder != 0.0f && (b < 0.0f) != (remainder < 0.0f)) quotient -= 1.0f;
-  if (quotient == 0.0f) return std::copysign(0.0f, a / b);
-  float floored = std::floor(quotient);
-  if (quotient - floored > 0.5f) floored += 1.0f;
-  return floored;
-}
-
-// HistogramObserver._get_norm for one bin: density * (end^3 - begin^3) / 3.
-float norm_of(float delta_begin, float delta_end, float density) {
-  const float cubes = delta_end * delta_end * delta_end - delta_begin * delta_begin * delta_begin;
-  return density * (cubes / 3.0f);
-}
-
 // HistogramObserver._compute_quantization_error. Upstream's tensor
 // expressions are elementwise float32 operations (Python floats become
 // float32 operands), so one pass over the bins with the same operations in
-// the same order gives the same per-bin values; only the final sum, whose
-// order ATen's reduction decides, is left to ATen. `density` is
-// histogram / bin_width, which does not depend on the candidate range;
-// `occupied` lists the bins where it is not zero.
-double quantization_error(const float* density, const std::vector<int64_t>& occupied, int64_t bins, double min_val,
-                          double max_val, int64_t dst_nbins, int64_t next_start_bin, int64_t next_end_bin,
-                          std::vector<float>& norm) {
+// the same order gives the same per-bin values (kernels/cpu/histogram_error.h);
+// only the final sum, whose order ATen's reduction decides, is left to ATen.
+// `density` is histogram / bin_width, which does not depend on the candidate
+// range; [first_occupied, last_occupied] spans the bins where it is not zero
+// (first_occupied > last_occupied when none is). `norm` wraps `norm_data`,
+// `sum` is a 0-d float32 tensor, both reused across candidates.
+double quantization_error(const kernels::cpu::HistogramErrorLoops& loops, const float* density,
+                          int64_t first_occupied, int64_t last_occupied, int64_t bins, double min_val, double max_val,
+                          int64_t dst_nbins, int64_t next_start_bin, int64_t next_end_bin, float* norm_data,
+                          const at::Tensor& norm, at::Tensor& sum) {
   const double bin_width = (max_val - min_val) / static_cast<double>(bins);
   const double dst_bin_width =
       bin_width * static_cast<double>(next_end_bin - next_start_bin + 1) / static_cast<double>(dst_nbins);
   if (dst_bin_width == 0.0) return 0.0;
-  const float src_width = static_cast<float>(bin_width);
-  const float dst_width = static_cast<float>(dst_bin_width);
-  const float half_dst_width = static_cast<float>(dst_bin_width / 2);
-  const float minus_half_dst_width = static_cast<float>(-dst_bin_width / 2);
-  const float highest = static_cast<float>(dst_nbins - 1);
+  kernels::cpu::HistogramErrorArgs args;
+  args.density = density;
+  args.next_start_bin = next_start_bin;
+  args.src_width = static_cast<float>(bin_width);
+  args.dst_width = static_cast<float>(dst_bin_width);
+  args.half_dst_width = static_cast<float>(dst_bin_width / 2);
+  args.minus_half_dst_width = static_cast<float>(-dst_bin_width / 2);
+  args.highest = static_cast<float>(dst_nbins - 1);
   // _get_norm(tensor(-w/2), tensor(w/2), density) with its 0-d factor first.
-  const float whole_bin_cubes = (half_dst_width * half_dst_width * half_dst_width -
-                                 minus_half_dst_width * minus_half_dst_width * minus_half_dst_width) /
-                                3.0f;
-  auto bin_error = [&](int64_t i) {
-    const float begin = static_cast<float>(i - next_start_bin) * src_width;
-    const float end = begin + src_width;
-    const float dst_of_begin = std::min(std::max(floor_divide(begin, dst_width), 0.0f), highest);
-    const float dst_of_begin_center = (dst_of_begin + 0.5f) * dst_width;
-    const float dst_of_end = std::min(std::max(floor_divide(end, dst_width), 0.0f), highest);
-    const float dst_of_end_center = dst_of_end * dst_width + half_dst_width;
-    float value = 0.0f;
-    value += norm_of(begin - dst_of_begin_center, half_dst_width, density[i]);
-    value += (dst_of_end - dst_of_begin - 1.0f) * (density[i] * whole_bin_cubes);
-    value += norm_of(minus_half_dst_width, end - dst_of_end_center, density[i]);
-    return value;
-  };
-  // Every distance above is at most `bound` (with a factor 2 for rounding).
-  // While twice its cube is a finite float, an empty bin's three terms are
-  // zeros of either sign, and 0 + (+-0) is +0: the bin contributes +0.
-  const double bound = 2 * (static_cast<double>(bins + 1) * std::abs(static_cast<double>(src_width)) +
-                            static_cast<double>(dst_nbins + 1) * std::abs(static_cast<double>(dst_width)));
+  args.whole_bin_cubes = (args.half_dst_width * args.half_dst_width * args.half_dst_width -
+                          args.minus_half_dst_width * args.minus_half_dst_width * args.minus_half_dst_width) /
+                         3.0f;
+  // Every distance in a bin's error is at most `bound` (with a factor 2 for
+  // rounding). While twice its cube is a finite float, an empty bin's three
+  // terms are zeros of either sign, and 0 + (+-0) is +0: the bin contributes
+  // +0, so only the span of the occupied bins needs computing.
+  const double bound = 2 * (static_cast<double>(bins + 1) * std::abs(static_cast<double>(args.src_width)) +
+                            static_cast<double>(dst_nbins + 1) * std::abs(static_cast<double>(args.dst_width)));
   const bool empty_bins_give_zero = 2 * bound * bound * bound < 1e38;
-  norm.assign(static_cast<size_t>(bins), 0.0f);
+  int64_t first = 0, last = bins;
   if (empty_bins_give_zero) {
-    for (int64_t i : occupied) norm[static_cast<size_t>(i)] = bin_error(i);
-  } else {
-    for (int64_t i = 0; i < bins; ++i) norm[static_cast<size_t>(i)] = bin_error(i);
+    first = std::min(first_occupied, bins);
+    last = std::max(last_occupied + 1, first);
   }
-  return at::from_blob(norm.data(), {bins}, at::TensorOptions().dtype(at::kFloat)).sum().item<double>();
+  std::fill(norm_data, norm_data + first, 0.0f);
+  std::fill(norm_data + last, norm_data + bins, 0.0f);
+  loops.bin_errors(args, first, last, norm_data);
+  at::sum_out(sum, norm);
+  return static_cast<double>(*sum.data_ptr<float>());
 }
 
 }  // namespace
@@ -232,6 +211,13 @@ std::tuple<at::Tensor, at::Tensor> qparams_from_min_max(const at::Tensor& min_va
 std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& histogram, const at::Tensor& min_val,
                                                           const at::Tensor& max_val, int64_t bins,
                                                           at::ScalarType dtype) {
+  return histogram_search_range(histogram, min_val, max_val, bins, dtype, kernels::cpu::histogram_error_loops());
+}
+
+std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& histogram, const at::Tensor& min_val,
+                                                          const at::Tensor& max_val, int64_t bins,
+                                                          at::ScalarType dtype,
+                                                          const kernels::cpu::HistogramErrorLoops& loops) {
   TORCH_CHECK(histogram.dim() == 1 && histogram.size(0) == bins, "HistogramObserver: the histogram has shape ",
               histogram.sizes(), ", expected [", bins, "] (bins)");
   const int64_t dst_nbins = int64_t(1) << quant_dtype_bits(dtype);
@@ -248,27 +234,38 @@ std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& hist
       on_cpu ? at::Tensor() : at::arange(bins, at::TensorOptions().dtype(at::kLong).device(histogram.device()));
   const at::Tensor density =
       on_cpu ? (histogram / ((max_d - min_d) / static_cast<double>(bins))).contiguous() : at::Tensor();
-  std::vector<int64_t> occupied;
+  int64_t first_occupied = bins, last_occupied = -1;
   if (on_cpu) {
     const float* density_data = density.data_ptr<float>();
     for (int64_t i = 0; i < bins; ++i) {
-      if (density_data[i] != 0.0f) occupied.push_back(i);
+      if (density_data[i] != 0.0f) {
+        first_occupied = std::min(first_occupied, i);
+        last_occupied = i;
+      }
     }
   }
-  std::vector<float> norm_buffer;
+  const auto floats = at::TensorOptions().dtype(at::kFloat);
+  const at::Tensor norm = on_cpu ? at::empty({bins}, floats) : at::Tensor();
+  at::Tensor norm_sum = on_cpu ? at::empty({}, floats) : at::Tensor();
   auto error_of = [&](int64_t next_start_bin, int64_t next_end_bin) {
     if (!on_cpu) {
       return quantization_error_on_device(histogram, src_bin, min_d, max_d, bins, dst_nbins, next_start_bin,
                                           next_end_bin);
     }
-    return quantization_error(density.data_ptr<float>(), occupied, bins, min_d, max_d, dst_nbins, next_start_bin,
-                              next_end_bin, norm_buffer);
+    return quantization_error(loops, density.data_ptr<float>(), first_occupied, last_occupied, bins, min_d, max_d,
+                              dst_nbins, next_start_bin, next_end_bin, norm.data_ptr<float>(), norm, norm_sum);
   };
 
   const double stepsize = 1e-5;
   double alpha = 0.0, beta = 1.0;
   int64_t start_bin = 0, end_bin = bins - 1;
   double norm_min = kInf;
+  // Where the scans for l and r stopped, for the masses they were done with.
+  // The bins they passed stay passed while the bounds are unchanged and the
+  // masses move on in the same direction, so the next scans resume there
+  // and stop at the same bins as scans from start_bin / end_bin.
+  int64_t l_scanned = start_bin, r_scanned = end_bin;
+  float l_mass = -std::numeric_limits<float>::infinity(), r_mass = std::numeric_limits<float>::infinity();
   while (alpha < beta) {
     const double next_alpha = alpha + stepsize;
     const double next_beta = beta - stepsize;
@@ -276,9 +273,14 @@ std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& hist
     // float, which ATen converts to float32 first.
     const float alpha_mass = static_cast<float>(next_alpha * total);
     const float beta_mass = static_cast<float>(next_beta * total);
-    int64_t l = start_bin, r = end_bin;
+    int64_t l = alpha_mass >= l_mass ? l_scanned : start_bin;
+    int64_t r = beta_mass <= r_mass ? r_scanned : end_bin;
     while (l < end_bin && c_sum[l] < alpha_mass) ++l;
     while (r > start_bin && c_sum[r] > beta_mass) --r;
+    l_scanned = l;
+    l_mass = alpha_mass;
+    r_scanned = r;
+    r_mass = beta_mass;
 
     int64_t next_start_bin = start_bin, next_end_bin = end_bin;
     if ((l - start_bin) > (end_bin - r)) {
@@ -295,6 +297,10 @@ std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& hist
     norm_min = norm;
     start_bin = next_start_bin;
     end_bin = next_end_bin;
+    l_scanned = start_bin;
+    l_mass = -std::numeric_limits<float>::infinity();
+    r_scanned = end_bin;
+    r_mass = std::numeric_limits<float>::infinity();
   }
   return std::make_tuple(min_val + bin_width * start_bin, min_val + bin_width * (end_bin + 1));
 }

@@ -18,6 +18,12 @@
 #include <c10/core/ScalarType.h>
 
 namespace torch_pt2e {
+namespace kernels {
+namespace cpu {
+struct HistogramErrorLoops;
+}  // namespace cpu
+}  // namespace kernels
+
 namespace observers {
 
 // The quantization range and scheme the parameters are computed for.
@@ -41,6 +47,12 @@ std::tuple<at::Tensor, at::Tensor> qparams_from_min_max(const at::Tensor& min_va
 std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& histogram, const at::Tensor& min_val,
                                                           const at::Tensor& max_val, int64_t bins,
                                                           at::ScalarType dtype);
+// The same with a given variant of the per-bin error loops (the one above
+// uses the running CPU's); tests compare the variants.
+std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& histogram, const at::Tensor& min_val,
+                                                          const at::Tensor& max_val, int64_t bins,
+                                                          at::ScalarType dtype,
+                                                          const kernels::cpu::HistogramErrorLoops& loops);
 
 // HistogramObserver.calculate_qparams.
 std::tuple<at::Tensor, at::Tensor> qparams_from_histogram(const at::Tensor& histogram, const at::Tensor& min_val,

@@ -1,0 +1,7 @@
+// The avx2 variant of HistogramObserver's per-bin error loops; build flags come
+// from the BUILD/CMake rules for files named *_avx2.cpp (see histogram_error.h).
+#define TORCH_PT2E_HISTOGRAM_ERROR_ISA histogram_error_isa_avx2
+#define TORCH_PT2E_HISTOGRAM_ERROR_ISA_NAME "avx2"
+#define TORCH_PT2E_HISTOGRAM_ERROR_TABLE histogram_error_loops_avx2
+#define TORCH_PT2E_HISTOGRAM_ERROR_VECTOR 1
+#include "kernels/cpu/histogram_error_impl.h"

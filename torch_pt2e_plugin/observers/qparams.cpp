@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -114,11 +115,12 @@ double quantization_error_on_device(const at::Tensor& histogram, const at::Tenso
 // the same order gives the same per-bin values (kernels/cpu/histogram_error.h);
 // only the final sum, whose order ATen's reduction decides, is left to ATen.
 // `density` is histogram / bin_width, which does not depend on the candidate
-// range; [first_occupied, last_occupied] spans the bins where it is not zero
-// (first_occupied > last_occupied when none is). `norm` wraps `norm_data`,
-// `sum` is a 0-d float32 tensor, both reused across candidates.
+// range; `occupied` lists [first, last) runs of bins that hold every bin
+// where it is not zero. `norm` wraps `norm_data`, `sum` is a 0-d float32
+// tensor, both reused across candidates.
 double quantization_error(const kernels::cpu::HistogramErrorLoops& loops, const float* density,
-                          int64_t first_occupied, int64_t last_occupied, int64_t bins, double min_val, double max_val,
+                          const std::vector<std::pair<int64_t, int64_t>>& occupied, int64_t bins, double min_val,
+                          double max_val,
                           int64_t dst_nbins, int64_t next_start_bin, int64_t next_end_bin, float* norm_data,
                           const at::Tensor& norm, at::Tensor& sum) {
   const double bin_width = (max_val - min_val) / static_cast<double>(bins);
@@ -140,18 +142,16 @@ double quantization_error(const kernels::cpu::HistogramErrorLoops& loops, const 
   // Every distance in a bin's error is at most `bound` (with a factor 2 for
   // rounding). While twice its cube is a finite float, an empty bin's three
   // terms are zeros of either sign, and 0 + (+-0) is +0: the bin contributes
-  // +0, so only the span of the occupied bins needs computing.
+  // +0, so only the runs of occupied bins need computing.
   const double bound = 2 * (static_cast<double>(bins + 1) * std::abs(static_cast<double>(args.src_width)) +
                             static_cast<double>(dst_nbins + 1) * std::abs(static_cast<double>(args.dst_width)));
   const bool empty_bins_give_zero = 2 * bound * bound * bound < 1e38;
-  int64_t first = 0, last = bins;
   if (empty_bins_give_zero) {
-    first = std::min(first_occupied, bins);
-    last = std::max(last_occupied + 1, first);
+    std::fill(norm_data, norm_data + bins, 0.0f);
+    for (const auto& run : occupied) loops.bin_errors(args, run.first, run.second, norm_data);
+  } else {
+    loops.bin_errors(args, 0, bins, norm_data);
   }
-  std::fill(norm_data, norm_data + first, 0.0f);
-  std::fill(norm_data + last, norm_data + bins, 0.0f);
-  loops.bin_errors(args, first, last, norm_data);
   at::sum_out(sum, norm);
   return static_cast<double>(*sum.data_ptr<float>());
 }
@@ -234,13 +234,19 @@ std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& hist
       on_cpu ? at::Tensor() : at::arange(bins, at::TensorOptions().dtype(at::kLong).device(histogram.device()));
   const at::Tensor density =
       on_cpu ? (histogram / ((max_d - min_d) / static_cast<double>(bins))).contiguous() : at::Tensor();
-  int64_t first_occupied = bins, last_occupied = -1;
+  // Runs of occupied bins, joined across short gaps: the loops compute the
+  // empty bins in between (+0, see quantization_error) for less than the
+  // cost of another call.
+  constexpr int64_t kJoinedGap = 8;
+  std::vector<std::pair<int64_t, int64_t>> occupied;
   if (on_cpu) {
     const float* density_data = density.data_ptr<float>();
     for (int64_t i = 0; i < bins; ++i) {
-      if (density_data[i] != 0.0f) {
-        first_occupied = std::min(first_occupied, i);
-        last_occupied = i;
+      if (density_data[i] == 0.0f) continue;
+      if (!occupied.empty() && i - occupied.back().second <= kJoinedGap) {
+        occupied.back().second = i + 1;
+      } else {
+        occupied.emplace_back(i, i + 1);
       }
     }
   }
@@ -252,8 +258,8 @@ std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& hist
       return quantization_error_on_device(histogram, src_bin, min_d, max_d, bins, dst_nbins, next_start_bin,
                                           next_end_bin);
     }
-    return quantization_error(loops, density.data_ptr<float>(), first_occupied, last_occupied, bins, min_d, max_d,
-                              dst_nbins, next_start_bin, next_end_bin, norm.data_ptr<float>(), norm, norm_sum);
+    return quantization_error(loops, density.data_ptr<float>(), occupied, bins, min_d, max_d, dst_nbins,
+                              next_start_bin, next_end_bin, norm.data_ptr<float>(), norm, norm_sum);
   };
 
   const double stepsize = 1e-5;

@@ -296,7 +296,20 @@ std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& hist
       next_end_bin = r;
       beta = next_beta;
     }
-    if (next_start_bin == start_bin && next_end_bin == end_bin) continue;
+    if (next_start_bin == start_bin && next_end_bin == end_bin) {
+      // Only l == start_bin and r == end_bin lead here (l > start_bin moves
+      // the start). Until r moves, the next iterations find the same l (same
+      // alpha) and r, and only lower beta: do just that, then let the loop
+      // redo the iteration where r moves.
+      const bool r_can_move = end_bin > start_bin;
+      const float end_mass = c_sum[end_bin];
+      while (alpha < beta) {
+        const double lower_beta = beta - stepsize;
+        if (r_can_move && end_mass > static_cast<float>(lower_beta * total)) break;
+        beta = lower_beta;
+      }
+      continue;
+    }
 
     const double norm = error_of(next_start_bin, next_end_bin);
     if (norm > norm_min) break;

@@ -16,6 +16,7 @@ bazel build //:torch_pt2e //:pt2e_quantize
 export TORCH_PT2E_LIBRARY="$PWD/bazel-bin/libtorch_pt2e.so"
 run tools/bench_ops.sh
 run tools/trixie_root.sh run 'TORCH_PT2E_LIBRARY=$TORCH_PT2E_BUILD_DIR/libtorch_pt2e.so python3 tools/bench_observers.py'
+run /usr/bin/python3 tools/bench_observers.py --search-paths --repeat 5 --rounds 3
 run tools/trixie_root.sh run 'TORCH_PT2E_LIBRARY=$TORCH_PT2E_BUILD_DIR/libtorch_pt2e.so python3 tools/bench_upstream.py'
 run /usr/bin/python3 tools/bench_int8.py --threads 1 --clock cpu
 run /usr/bin/python3 tools/bench_flow.py --clock cpu

@@ -10,10 +10,20 @@ pass) and below the copy's (one read and one write pass).
 
 Run it where upstream's observers follow torch 2.6 (the trixie root):
     tools/trixie_root.sh run 'TORCH_PT2E_LIBRARY=$TORCH_PT2E_BUILD_DIR/libtorch_pt2e.so python3 tools/bench_observers.py'
+
+--search-paths times only the plugin's HistogramObserver.calculate_qparams
+(its range search), with the scalar per-bin error loop and with the loop this
+CPU dispatches to (kernels/cpu/histogram_error.h), side by side: child
+processes of this run, alternating, one with TORCH_PT2E_CPU_CAPABILITY=default
+(which forces the scalar loop) and one without; process CPU time, one thread.
+Any torch with the plugin will do:
+    TORCH_PT2E_LIBRARY=bazel-bin/libtorch_pt2e.so /usr/bin/python3 tools/bench_observers.py --search-paths
 """
 
 import argparse
+import json
 import os
+import subprocess
 import platform
 import sys
 import time
@@ -65,13 +75,78 @@ def cases(shape):
     ]
 
 
+def search_cases():
+    """(label, plugin HistogramObserver kwargs, data) for --search-paths."""
+    g = torch.Generator().manual_seed(0)
+    normal = torch.randn(1 << 20, generator=g)
+    heavy = normal * torch.exp(torch.randn(1 << 20, generator=g) * 2)
+    skewed = torch.rand(1 << 20, generator=g).pow(6) * 50 + 3
+    cases = []
+    for data_label, data in (("randn", normal), ("heavy-tailed", heavy), ("skewed", skewed)):
+        for dtype in (torch.quint8, torch.qint8):
+            cases.append((f"{data_label} {str(dtype).replace('torch.', '')}", dict(dtype=dtype), data))
+    if hasattr(torch, "uint16"):  # int16 observers need torch >= 2.3
+        cases.append(("randn int16", dict(dtype=torch.int16, quant_min=-32768, quant_max=32767), normal))
+    return cases
+
+
+def search_child(repeat):
+    """Best process CPU time (ms) of calculate_qparams per case, as JSON."""
+    torch.set_num_threads(1)
+    result = {}
+    for index, (label, kwargs, data) in enumerate(search_cases()):
+        observer = pt2e_observer.add_observer(new_holder(index), "observer",
+                                              pt2e_observer.HistogramObserver.with_args(**kwargs))
+        observer(data)
+        observer.calculate_qparams()
+        best = float("inf")
+        for _ in range(repeat):
+            start = time.process_time()
+            observer.calculate_qparams()
+            best = min(best, time.process_time() - start)
+        result[label] = best * 1e3
+    print(json.dumps(result))
+
+
+def search_paths(repeat, rounds):
+    """Runs search_child with the scalar and the dispatched path, alternating."""
+    paths = {"scalar (TORCH_PT2E_CPU_CAPABILITY=default)": "default", "dispatched": None}
+    best = {path: {} for path in paths}
+    for _ in range(rounds):
+        for path, capability in paths.items():
+            env = dict(os.environ)
+            env.pop("TORCH_PT2E_CPU_CAPABILITY", None)
+            if capability:
+                env["TORCH_PT2E_CPU_CAPABILITY"] = capability
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--search-child", "--repeat", str(repeat)],
+                                 env=env, check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
+            for label, ms in json.loads(out.strip().splitlines()[-1]).items():
+                best[path][label] = min(best[path].get(label, float("inf")), ms)
+    scalar, dispatched = best.values()
+    print(f"torch {torch.__version__}, {platform.machine()}, 1 thread, HistogramObserver(bins=2048) on 2^20 values, "
+          f"calculate_qparams process CPU ms, best of {repeat} x {rounds} rounds")
+    header = f"{'data, dtype':28s} {'scalar ms':>10s} {'dispatched ms':>14s} {'scalar/dispatched':>18s}"
+    print(header)
+    print("-" * len(header))
+    for label in scalar:
+        print(f"{label:28s} {scalar[label]:10.3f} {dispatched[label]:14.3f} {scalar[label] / dispatched[label]:18.2f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--log2-numel", type=int, default=24)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--qparams", action="store_true", help="also time HistogramObserver.calculate_qparams")
+    parser.add_argument("--search-paths", action="store_true",
+                        help="time HistogramObserver.calculate_qparams, scalar vs dispatched error loop")
+    parser.add_argument("--search-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=3, help="child process pairs for --search-paths")
     args = parser.parse_args()
+    if args.search_child:
+        return search_child(args.repeat)
+    if args.search_paths:
+        return search_paths(args.repeat, args.rounds)
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore")
 

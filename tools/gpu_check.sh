@@ -10,11 +10,17 @@
 #      with torch's Python library in both load orders (tests/ops/test_coexistence.py)
 #   4. tools/bench_cuda.py: the table for BENCHMARKS.md ("CUDA kernels"), written
 #      to $TORCH_PT2E_GPU_BUILD_DIR/cuda_benchmarks.md
+#   5. the rest of the GoogleTest binaries (ctest)
+# Steps 2-4 come before the full build so that a time-limited GPU lease spends
+# itself on the checks only a GPU can do.
 #
 #   tools/gpu_check.sh              PYTHON=python3.12 tools/gpu_check.sh
 #
 # Environment: PYTHON (default python3), TORCH_PT2E_GPU_BUILD_DIR (default
-# build-gpu), CUDA_HOME / CUDA_PATH (where nvcc is, else /usr/local/cuda or PATH).
+# build-gpu), CUDA_HOME / CUDA_PATH (where nvcc is, else /usr/local/cuda or PATH),
+# TORCH_PT2E_GPU_DEPS: a folder made by tools/gpu_deps.sh on a Debian machine,
+# for GPU machines without nlohmann-json, CLI11 or GoogleTest (googletest is
+# built from its source there, with that machine's compiler).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 START=$(date +%s)
@@ -29,7 +35,11 @@ nvidia-smi -L
 import torch
 assert torch.cuda.is_available(), "torch sees no CUDA device"
 print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name()}")
-from torch.ao.quantization.fx import _decomposed  # noqa: F401  (upstream's ops must exist)
+try:
+    from torch.ao.quantization.fx import _decomposed  # noqa: F401
+    print("torch defines quantized_decomposed in Python: the coexistence tests will run")
+except ImportError as error:
+    print(f"torch has no torch.ao.quantization.fx._decomposed ({error}): coexistence tests skip")
 EOF
 NVCC=""
 for dir in "${CUDA_HOME:-}" "${CUDA_PATH:-}" /usr/local/cuda; do
@@ -42,20 +52,32 @@ if [ -z "$NVCC" ]; then
 fi
 "$NVCC" --version | tail -1
 PREFIX="$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)')"
+JOBS="$(nproc)"
+if [ -n "${TORCH_PT2E_GPU_DEPS:-}" ]; then
+  DEPS="$(cd "$TORCH_PT2E_GPU_DEPS" && pwd)"
+  if [ -d "$DEPS/googletest-src" ] && [ ! -d "$DEPS/gtest-install" ]; then
+    step "building GoogleTest from $DEPS/googletest-src"
+    cmake -S "$DEPS/googletest-src" -B "$DEPS/gtest-build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_INSTALL_PREFIX="$DEPS/gtest-install" -DBUILD_GMOCK=OFF >/dev/null
+    cmake --build "$DEPS/gtest-build" --target install -j "$JOBS" >/dev/null
+  fi
+  PREFIX="$PREFIX;$DEPS;$DEPS/gtest-install"
+  export CPATH="$DEPS/include${CPATH:+:$CPATH}"
+fi
 
 step "CMake build with CUDA (sm_90) in $BUILD"
 # TORCH_CUDA_ARCH_LIST: torch's CMake config adds its own -gencode flags from it.
 TORCH_CUDA_ARCH_LIST=9.0 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$PREFIX" -DTORCH_PT2E_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DCMAKE_CUDA_COMPILER="$NVCC" -DPython_EXECUTABLE="$(command -v "$PYTHON")"
-cmake --build "$BUILD" -j "$(nproc)"
+# The library and the CUDA GoogleTest first; everything else after the checks.
+cmake --build "$BUILD" -j "$JOBS" --target torch_pt2e kernels_test_cuda_kernels -- -k 0
 "$PYTHON" -c "
 import sys, torch; sys.path.insert(0, 'torch_pt2e_plugin/python')
 torch.ops.load_library('$BUILD/libtorch_pt2e.so')
 print('build info:', torch.ops.torch_pt2e.build_info())"
 
-step "GoogleTest (ctest), then the CUDA tests, which must not skip"
-(cd "$BUILD" && ctest --output-on-failure -j "$(nproc)")
+step "the CUDA GoogleTests, which must not skip"
 "$BUILD/kernels_test_cuda_kernels" --gtest_filter='*_CUDA' | tee "$BUILD/gtest_cuda.log"
 if grep -q "SKIPPED \]" "$BUILD/gtest_cuda.log"; then
   echo "CUDA GoogleTests were skipped on a GPU machine (reasons above)" >&2
@@ -74,5 +96,9 @@ fi
 
 step "benchmark (tools/bench_cuda.py)"
 "$PYTHON" tools/bench_cuda.py --output "$BUILD/cuda_benchmarks.md"
+
+step "the rest of the build, and every GoogleTest binary (ctest)"
+cmake --build "$BUILD" -j "$JOBS"
+(cd "$BUILD" && ctest --output-on-failure -j "$JOBS")
 
 step "done: paste $BUILD/cuda_benchmarks.md into BENCHMARKS.md (section \"CUDA kernels\")"

@@ -82,7 +82,7 @@ bool rewrite_convolution(Node* node, const Module& owner) {
 // norm alone: batch norm folded into new weight/bias attributes of `owner`
 // with torch.nn.utils.fusion.fuse_conv_bn_weights' arithmetic (so weights
 // are bit-identical with upstream's _fuse_conv_bn_).
-bool fold_conv_bn(Node* bn, Module& owner) {
+bool fold_conv_bn(Node* bn, Module& owner, WeightArena& arena) {
   Value* bn_input = bn->input(kBnInput);
   Node* conv = bn_input->node();
   if (!is_conv(conv) || bn_input->uses().size() != 1) return false;
@@ -117,7 +117,7 @@ bool fold_conv_bn(Node* bn, Module& owner) {
     if (!groups || !groups->isInt() || groups->toInt() != 1) return false;  // out channels are not dim 1
   }
 
-  const auto fused = fuse_conv_bn_weights(*conv_w, conv_b, *mean, *var, eps->toDouble(), bn_w, bn_b, transpose);
+  const auto fused = fuse_conv_bn_weights(*conv_w, conv_b, *mean, *var, eps->toDouble(), bn_w, bn_b, transpose, &arena);
   const at::Tensor& fused_w = fused.first;
   const at::Tensor& fused_b = fused.second;
 
@@ -318,9 +318,10 @@ Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptio
   }
   PassTimer fold_step("canonicalize: fold conv-bn, lift");
   if (options.fold_conv_bn) {
+    WeightArena arena;
     for (auto it = graph->nodes().begin(); it != graph->nodes().end();) {
       Node* node = *it++;
-      if (node->kind() == c10::aten::batch_norm) fold_conv_bn(node, frozen);
+      if (node->kind() == c10::aten::batch_norm) fold_conv_bn(node, frozen, arena);
     }
   }
   refine_optional_tensor_attributes(*graph, frozen);

@@ -11,7 +11,8 @@ namespace passes {
 std::pair<at::Tensor, at::Tensor> fuse_conv_bn_weights(const at::Tensor& conv_w, const c10::optional<at::Tensor>& conv_b,
                                                        const at::Tensor& running_mean, const at::Tensor& running_var,
                                                        double eps, const c10::optional<at::Tensor>& gamma,
-                                                       const c10::optional<at::Tensor>& beta, bool transpose) {
+                                                       const c10::optional<at::Tensor>& beta, bool transpose,
+                                                       WeightArena* arena) {
   at::NoGradGuard no_grad;
   const at::Tensor b = conv_b ? *conv_b : at::zeros_like(running_mean);
   const at::Tensor g = gamma ? *gamma : at::ones_like(running_mean);
@@ -19,7 +20,16 @@ std::pair<at::Tensor, at::Tensor> fuse_conv_bn_weights(const at::Tensor& conv_w,
   const at::Tensor var_rsqrt = at::rsqrt(running_var + eps);
   std::vector<int64_t> shape(conv_w.dim(), 1);
   shape[transpose ? 1 : 0] = -1;
-  at::Tensor fused_w = (conv_w * (g * var_rsqrt).reshape(shape)).to(conv_w.scalar_type());
+  const at::Tensor factor = (g * var_rsqrt).reshape(shape);
+  at::Tensor fused_w;
+  if (arena != nullptr && conv_w.device().is_cpu() && conv_w.scalar_type() == at::kFloat &&
+      factor.scalar_type() == at::kFloat && conv_w.is_contiguous()) {
+    // The same elementwise product, written where the arena says.
+    fused_w = arena->empty(conv_w.sizes(), at::kFloat);
+    at::mul_out(fused_w, conv_w, factor);
+  } else {
+    fused_w = (conv_w * factor).to(conv_w.scalar_type());
+  }
   at::Tensor fused_b = ((b - running_mean) * var_rsqrt * g + bt).to(conv_b ? conv_b->scalar_type() : conv_w.scalar_type());
   return {fused_w, fused_b};
 }

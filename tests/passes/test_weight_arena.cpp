@@ -1,0 +1,77 @@
+// passes/weight_arena: tensors packed into huge-page chunks hold what is
+// written to them, outlive the arena, and give the conv-bn fold the same
+// values as ordinary memory.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "torch_pt2e_plugin/passes/conv_bn_weights.h"
+#include "torch_pt2e_plugin/passes/weight_arena.h"
+
+namespace {
+
+using torch_pt2e::passes::fuse_conv_bn_weights;
+using torch_pt2e::passes::WeightArena;
+
+TEST(WeightArena, TensorsHoldTheirValuesAcrossChunksAndOutliveTheArena) {
+  std::vector<at::Tensor> written, expected;
+  {
+    WeightArena arena;
+    // Small tensors share a chunk, one is larger than a chunk, odd sizes
+    // leave tensors unaligned to pages.
+    const std::vector<std::vector<int64_t>> shapes = {{3}, {64, 64, 3, 3}, {1000, 1001}, {5, 7}, {2048, 1024, 5}, {1}};
+    for (const auto& shape : shapes) {
+      at::Tensor values = at::randn(shape);
+      at::Tensor tensor = arena.empty(shape, at::kFloat);
+      EXPECT_TRUE(tensor.is_contiguous());
+      EXPECT_EQ(tensor.sizes(), values.sizes());
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(tensor.data_ptr()) % 64, 0u);
+      tensor.copy_(values);
+      written.push_back(tensor);
+      expected.push_back(values);
+    }
+  }
+  for (size_t i = 0; i < written.size(); ++i) EXPECT_TRUE(at::equal(written[i], expected[i])) << "tensor " << i;
+  // A dead neighbour gives its pages back without touching the survivors.
+  written.erase(written.begin() + 2);
+  expected.erase(expected.begin() + 2);
+  for (size_t i = 0; i < written.size(); ++i) EXPECT_TRUE(at::equal(written[i], expected[i])) << "tensor " << i;
+}
+
+TEST(WeightArena, EmptyAndOtherDtypes) {
+  WeightArena arena;
+  EXPECT_EQ(arena.empty({0, 4}, at::kFloat).numel(), 0);
+  at::Tensor bytes = arena.empty({10000}, at::kChar);
+  bytes.fill_(-7);
+  EXPECT_EQ(bytes.sum().item<int64_t>(), -70000);
+  EXPECT_THROW(arena.empty({-1}, at::kFloat), c10::Error);
+}
+
+TEST(WeightArena, ConvBnFoldGivesTheSameBitsAsOrdinaryMemory) {
+  for (const bool transpose : {false, true}) {
+    const at::Tensor weight = transpose ? at::randn({32, 64, 3, 3}) : at::randn({64, 32, 3, 3});
+    const at::Tensor bias = at::randn({64});
+    const at::Tensor mean = at::randn({64}), var = at::rand({64}) + 0.1, gamma = at::randn({64}), beta = at::randn({64});
+    WeightArena arena;
+    const auto plain = fuse_conv_bn_weights(weight, bias, mean, var, 1e-5, gamma, beta, transpose);
+    const auto packed = fuse_conv_bn_weights(weight, bias, mean, var, 1e-5, gamma, beta, transpose, &arena);
+    EXPECT_TRUE(at::equal(plain.first, packed.first)) << "transpose=" << transpose;
+    EXPECT_TRUE(at::equal(plain.second, packed.second));
+    EXPECT_EQ(plain.first.strides(), packed.first.strides());
+  }
+  // Channels-last and double weights take the ordinary path, layout and dtype kept.
+  WeightArena arena;
+  const at::Tensor channels_last = at::randn({8, 4, 3, 3}).contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor stats = at::rand({8}) + 0.5;
+  const auto folded = fuse_conv_bn_weights(channels_last, c10::nullopt, stats, stats, 1e-5, c10::nullopt, c10::nullopt,
+                                           false, &arena);
+  EXPECT_EQ(folded.first.strides(), channels_last.strides());
+  const at::Tensor as_double = at::randn({8, 4, 3, 3}, at::kDouble);
+  EXPECT_EQ(fuse_conv_bn_weights(as_double, c10::nullopt, stats, stats, 1e-5, c10::nullopt, c10::nullopt, false, &arena)
+                .first.scalar_type(),
+            at::kDouble);
+}
+
+}  // namespace

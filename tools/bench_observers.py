@@ -18,6 +18,8 @@ processes of this run, alternating, one with TORCH_PT2E_CPU_CAPABILITY=default
 (which forces the scalar loop) and one without; process CPU time, one thread.
 Any torch with the plugin will do:
     TORCH_PT2E_LIBRARY=bazel-bin/libtorch_pt2e.so /usr/bin/python3 tools/bench_observers.py --search-paths
+With --baseline-library OLD.so a third kind of child loads another build
+(e.g. of an earlier commit), dispatched, for a before/after column.
 """
 
 import argparse
@@ -85,6 +87,9 @@ def search_cases():
     for data_label, data in (("randn", normal), ("heavy-tailed", heavy), ("skewed", skewed)):
         for dtype in (torch.quint8, torch.qint8):
             cases.append((f"{data_label} {str(dtype).replace('torch.', '')}", dict(dtype=dtype), data))
+    # A small calibration batch: a few occupied bins, and a search that mostly lowers beta alone.
+    cases.append(("16 values qint8", dict(dtype=torch.qint8), torch.randn(16, generator=g)))
+    cases.append(("4x8 after relu qint8", dict(dtype=torch.qint8), torch.randn(4, 8, generator=g).relu()))
     if hasattr(torch, "uint16"):  # int16 observers need torch >= 2.3
         cases.append(("randn int16", dict(dtype=torch.int16, quant_min=-32768, quant_max=32767), normal))
     return cases
@@ -108,28 +113,38 @@ def search_child(repeat):
     print(json.dumps(result))
 
 
-def search_paths(repeat, rounds):
-    """Runs search_child with the scalar and the dispatched path, alternating."""
-    paths = {"scalar (TORCH_PT2E_CPU_CAPABILITY=default)": "default", "dispatched": None}
+def search_paths(repeat, rounds, baseline_library=None):
+    """Runs search_child with the scalar and the dispatched path (and a baseline build), alternating."""
+    paths = {"scalar (TORCH_PT2E_CPU_CAPABILITY=default)": ("default", None), "dispatched": (None, None)}
+    if baseline_library:
+        paths["baseline build"] = (None, os.path.abspath(baseline_library))
     best = {path: {} for path in paths}
     for _ in range(rounds):
-        for path, capability in paths.items():
+        for path, (capability, library) in paths.items():
             env = dict(os.environ)
             env.pop("TORCH_PT2E_CPU_CAPABILITY", None)
             if capability:
                 env["TORCH_PT2E_CPU_CAPABILITY"] = capability
+            if library:
+                env["TORCH_PT2E_LIBRARY"] = library
             out = subprocess.run([sys.executable, os.path.abspath(__file__), "--search-child", "--repeat", str(repeat)],
                                  env=env, check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
             for label, ms in json.loads(out.strip().splitlines()[-1]).items():
                 best[path][label] = min(best[path].get(label, float("inf")), ms)
-    scalar, dispatched = best.values()
-    print(f"torch {torch.__version__}, {platform.machine()}, 1 thread, HistogramObserver(bins=2048) on 2^20 values, "
-          f"calculate_qparams process CPU ms, best of {repeat} x {rounds} rounds")
+    scalar, dispatched = best[next(iter(paths))], best["dispatched"]
+    baseline = best.get("baseline build")
+    print(f"torch {torch.__version__}, {platform.machine()}, 1 thread, HistogramObserver(bins=2048) on 2^20 values "
+          f"or the small batch named, calculate_qparams process CPU ms, best of {repeat} x {rounds} rounds")
     header = f"{'data, dtype':28s} {'scalar ms':>10s} {'dispatched ms':>14s} {'scalar/dispatched':>18s}"
+    if baseline:
+        header += f" {'baseline ms':>12s} {'baseline/dispatched':>20s}"
     print(header)
     print("-" * len(header))
     for label in scalar:
-        print(f"{label:28s} {scalar[label]:10.3f} {dispatched[label]:14.3f} {scalar[label] / dispatched[label]:18.2f}")
+        row = f"{label:28s} {scalar[label]:10.3f} {dispatched[label]:14.3f} {scalar[label] / dispatched[label]:18.2f}"
+        if baseline:
+            row += f" {baseline[label]:12.3f} {baseline[label] / dispatched[label]:20.2f}"
+        print(row)
 
 
 def main():
@@ -142,11 +157,12 @@ def main():
                         help="time HistogramObserver.calculate_qparams, scalar vs dispatched error loop")
     parser.add_argument("--search-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=3, help="child process pairs for --search-paths")
+    parser.add_argument("--baseline-library", help="--search-paths: also time this build of the plugin")
     args = parser.parse_args()
     if args.search_child:
         return search_child(args.repeat)
     if args.search_paths:
-        return search_paths(args.repeat, args.rounds)
+        return search_paths(args.repeat, args.rounds, args.baseline_library)
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore")
 

@@ -391,6 +391,20 @@ def test_histogram_growing_ranges_match_upstream():
 
 
 @requires_torch2_histogram
+@pytest.mark.parametrize("bins", [2048, 256])
+def test_histogram_sparse_inputs_match_upstream(bins):
+    # A few values in many bins (a small calibration batch): upstream's search
+    # spends most iterations lowering beta alone, which the plugin bisects.
+    g = torch.Generator().manual_seed(14)
+    inputs = [torch.randn(16, generator=g), torch.randn(4, 8, generator=g).relu(), torch.randn(3, generator=g) * 50,
+              torch.tensor([0.0, 1.0]), torch.randn(2, 8, generator=g).exp()]
+    for x in inputs:
+        ours, theirs = _histogram_pair(dict(bins=bins))
+        run_parity(upstream.HistogramObserver, {}, [x], ["min_val", "max_val", "histogram"], ours=ours,
+                   theirs=theirs, qparams_every=1)
+
+
+@requires_torch2_histogram
 def test_histogram_double_input_matches_upstream():
     inputs = batches(13, MIXED, random_shape, dtype=torch.float64)
     ours, theirs = _histogram_pair(dict(bins=300))

@@ -156,6 +156,52 @@ double quantization_error(const kernels::cpu::HistogramErrorLoops& loops, const 
   return static_cast<double>(*sum.data_ptr<float>());
 }
 
+// Upstream's range search moves beta only by `beta = beta - 1e-5` from 1.0,
+// so after j such steps beta is the same double in every search: entry j of
+// one table, made once per process by the same subtractions. The table ends
+// at the first negative entry; beta never gets further, since it only steps
+// while it is above alpha, which is never negative.
+constexpr double kSearchStep = 1e-5;
+
+const std::vector<double>& beta_table() {
+  static const std::vector<double> table = [] {
+    std::vector<double> steps{1.0};
+    while (steps.back() >= 0.0) steps.push_back(steps.back() - kSearchStep);
+    return steps;
+  }();
+  return table;
+}
+
+// The search's iterations that change neither bin and only lower beta,
+// done at once: from step j, beta keeps stepping while alpha < beta and
+// (if r can move) the next beta's mass, rounded to float32, stays at or
+// above end_mass. Returns the step where that stops, as the iterations
+// themselves would reach it. Both conditions, once false, stay false as j
+// grows (beta decreases; so does its float32 mass when total is finite and
+// not negative), so the first step where one fails is found by bisection;
+// otherwise the iterations run one by one.
+int64_t last_beta_step(int64_t j, double alpha, double total, bool r_can_move, float end_mass) {
+  const std::vector<double>& beta = beta_table();
+  const int64_t last = static_cast<int64_t>(beta.size()) - 1;
+  auto stops = [&](int64_t step) {
+    return !(alpha < beta[step]) || (r_can_move && end_mass > static_cast<float>(beta[step + 1] * total));
+  };
+  if (!(std::isfinite(total) && total >= 0.0)) {
+    while (!stops(j)) ++j;
+    return j;
+  }
+  int64_t lo = j, hi = last;  // stops(last): beta[last] < 0 <= alpha
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (stops(mid)) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return lo;
+}
+
 }  // namespace
 
 std::tuple<at::Tensor, at::Tensor> qparams_from_min_max(const at::Tensor& min_val, const at::Tensor& max_val,
@@ -262,8 +308,10 @@ std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& hist
                               next_start_bin, next_end_bin, norm.data_ptr<float>(), norm, norm_sum);
   };
 
-  const double stepsize = 1e-5;
+  const double stepsize = kSearchStep;
   double alpha = 0.0, beta = 1.0;
+  // beta == beta_table()[beta_step] throughout.
+  int64_t beta_step = 0;
   int64_t start_bin = 0, end_bin = bins - 1;
   double norm_min = kInf;
   // Where the scans for l and r stopped, for the masses they were done with.
@@ -295,6 +343,7 @@ std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& hist
     } else {
       next_end_bin = r;
       beta = next_beta;
+      ++beta_step;
     }
     if (next_start_bin == start_bin && next_end_bin == end_bin) {
       // Only l == start_bin and r == end_bin lead here (l > start_bin moves
@@ -303,11 +352,8 @@ std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& hist
       // redo the iteration where r moves.
       const bool r_can_move = end_bin > start_bin;
       const float end_mass = c_sum[end_bin];
-      while (alpha < beta) {
-        const double lower_beta = beta - stepsize;
-        if (r_can_move && end_mass > static_cast<float>(lower_beta * total)) break;
-        beta = lower_beta;
-      }
+      beta_step = last_beta_step(beta_step, alpha, total, r_can_move, end_mass);
+      beta = beta_table()[beta_step];
       continue;
     }
 

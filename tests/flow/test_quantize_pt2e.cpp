@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <regex>
 #include <string>
 
 #include <torch/script.h>
@@ -18,6 +19,12 @@ namespace t = torch_pt2e::testing;
 namespace {
 
 std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+
+// forward's graph without the mangled class names each clone gets.
+std::string graph_text(const torch::jit::Module& module) {
+  static const std::regex mangling("___torch_mangle_[0-9]+\\.");
+  return std::regex_replace(module.get_method("forward").graph()->toString(), mangling, "");
+}
 
 TEST(QuantizePT2E, PrepareCalibrateSaveLoadConvertRoundTrip) {
   at::manual_seed(0);
@@ -51,6 +58,37 @@ TEST(QuantizePT2E, PrepareCalibrateSaveLoadConvertRoundTrip) {
   EXPECT_TRUE(at::equal(reloaded.forward({x}).toTensor(), got));
   std::remove(prepared_path.c_str());
   std::remove(quantized_path.c_str());
+}
+
+// convert_pt2e clones the prepared module without its observers and reads
+// them there: the prepared module keeps them, still calibrates, and converts
+// again to the same graph; the converted module holds no observer.
+TEST(QuantizePT2E, ConvertReadsObserversAndLeavesThePreparedModuleAsItWas) {
+  at::manual_seed(2);
+  torch::jit::Module model = t::conv_relu_module();
+  t::ConvQuantizer quantizer;
+  torch::jit::Module prepared = torch_pt2e::prepare_pt2e(model, quantizer);
+  const at::Tensor x = at::randn({2, 3, 8, 8});
+  prepared.forward({x});
+  const size_t prepared_attributes = prepared.type()->numAttributes();
+
+  torch::jit::Module first = torch_pt2e::convert_pt2e(prepared);
+  EXPECT_EQ(prepared.type()->numAttributes(), prepared_attributes);
+  EXPECT_EQ(t::count_nodes(prepared, "prim::CallMethod"), 4);
+  for (const auto& child : first.named_children()) {
+    EXPECT_EQ(child.name.rfind("activation_post_process_", 0), std::string::npos) << child.name;
+  }
+  const std::string first_graph = graph_text(first);
+  const at::Tensor first_out = first.forward({x}).toTensor();
+
+  prepared.forward({x});  // the same batch again: the observed ranges stay
+  torch::jit::Module second = torch_pt2e::convert_pt2e(prepared);
+  EXPECT_EQ(graph_text(second), first_graph);
+  EXPECT_TRUE(at::equal(second.forward({x}).toTensor(), first_out));
+
+  prepared.forward({x * 4});  // a wider range: the next convert's scales follow it
+  torch::jit::Module third = torch_pt2e::convert_pt2e(prepared);
+  EXPECT_NE(graph_text(third), first_graph);
 }
 
 TEST(QuantizePT2E, FoldingStoresInt8WeightsAndDropsFloatOnes) {

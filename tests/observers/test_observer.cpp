@@ -156,6 +156,27 @@ TEST(AddObserver, RejectsBadNamesAndConfigs) {
   EXPECT_THROW(obs::read_config(owner), c10::Error);
 }
 
+// The variant for callers that keep the names themselves registers the same
+// observer, still validates the config and the identifier, and shares the
+// class with add_observer's.
+TEST(AddObserver, WithNewNameRegistersTheSameObserver) {
+  torch::jit::Module owner = new_owner();
+  torch::jit::Module checked = obs::add_observer(owner, "checked", config(ObserverKind::kHistogram));
+  torch::jit::Module trusted = obs::add_observer_with_new_name(owner, "trusted", config(ObserverKind::kHistogram));
+  EXPECT_EQ(trusted.type(), checked.type());
+  EXPECT_EQ(obs::read_config(trusted), obs::read_config(checked));
+  EXPECT_TRUE(owner.attr("trusted").toModule()._ivalue() == trusted._ivalue());
+  const at::Tensor x = at::randn({64});
+  forward(checked, x);
+  forward(trusted, x);
+  EXPECT_TRUE(at::equal(std::get<0>(obs::calculate_qparams(trusted)), std::get<0>(obs::calculate_qparams(checked))));
+  EXPECT_THROW(obs::add_observer_with_new_name(owner, "1abc", config(ObserverKind::kMinMax)), c10::Error);
+  auto bad = config(ObserverKind::kMinMax);
+  bad.qscheme = c10::kPerChannelAffine;
+  EXPECT_THROW(obs::add_observer_with_new_name(owner, "other", bad), c10::Error);
+  EXPECT_FALSE(owner.hasattr("other"));
+}
+
 TEST(AddObserver, PlaceholderAndFixedQParams) {
   torch::jit::Module owner = new_owner();
   auto placeholder = obs::add_observer(owner, "p", config(ObserverKind::kPlaceholder));

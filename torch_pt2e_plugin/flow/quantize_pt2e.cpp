@@ -1,13 +1,18 @@
 #include "torch_pt2e_plugin/flow/quantize_pt2e.h"
 
 #include <memory>
+#include <unordered_map>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include <c10/util/Exception.h>
+#include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/passes/constant_pooling.h>
 #include <torch/csrc/jit/passes/constant_propagation.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/runtime/graph_iterator.h>
 
 #include "torch_pt2e_plugin/observers/derived_observer.h"
 #include "torch_pt2e_plugin/passes/canonicalize.h"
@@ -37,6 +42,57 @@ void freeze_training_flags(std::shared_ptr<torch::jit::Graph> graph) {
   }
   torch::jit::ConstantPropagationImmutableTypes(graph);
   torch::jit::EliminateDeadCode(graph);
+}
+
+// After convert_observers, nothing may use the observers convert_pt2e did
+// not clone: the converted module has no such attributes. (Unused reads go
+// with dead code elimination.)
+void check_no_uses_of(std::shared_ptr<torch::jit::Graph>& graph, const std::unordered_set<std::string>& observers) {
+  for (torch::jit::DepthFirstGraphNodeIterator it(graph); torch::jit::Node* node = it.next();) {
+    if (node->kind() != c10::prim::GetAttr || node->input(0) != graph->inputs()[0]) continue;
+    if (!node->output()->hasUses() || !observers.count(node->s(c10::attr::name))) continue;
+    TORCH_CHECK(false, "convert_pt2e: the prepared graph uses observer '", node->s(c10::attr::name),
+                "' in ", node->output()->uses()[0].user->kind().toQualString(),
+                "; convert_pt2e converts only calls of an observer's forward in the top-level block");
+  }
+}
+
+// prepared.clone without the given attributes (convert's observers).
+// Module::clone refuses to drop attributes that a method it keeps reads, so
+// forward (canonical modules have no other method) is left out of the clone
+// and copied here as Module::clone_method copies a method: its graph and
+// schema with each module type mapped to its clone's. The observer types
+// stay as they are; convert replaces every read of an observer.
+torch::jit::Module clone_without(const torch::jit::Module& prepared, const std::unordered_set<std::string>& dropped) {
+  torch::jit::Module module = prepared.clone(/*inplace=*/true, /*ignored_method=*/{"forward"}, dropped);
+  std::unordered_map<c10::TypePtr, c10::TypePtr> clones;
+  std::vector<std::pair<torch::jit::Module, torch::jit::Module>> pending{{prepared, module}};
+  while (!pending.empty()) {
+    const auto [from, to] = pending.back();
+    pending.pop_back();
+    clones.emplace(from.type(), to.type());
+    std::unordered_map<std::string, size_t> to_slots;
+    for (size_t i = 0; i < to.type()->numAttributes(); ++i) to_slots.emplace(to.type()->getAttributeName(i), i);
+    for (size_t i = 0; i < from.type()->numAttributes(); ++i) {
+      if (!from.type()->getAttribute(i)->is_module()) continue;
+      const auto slot = to_slots.find(from.type()->getAttributeName(i));
+      if (slot == to_slots.end()) continue;  // dropped
+      pending.emplace_back(torch::jit::Module(from._ivalue()->getSlot(i).toObject()),
+                           torch::jit::Module(to._ivalue()->getSlot(slot->second).toObject()));
+    }
+  }
+  const auto remap = [&](c10::TypePtr type) {
+    const auto it = clones.find(type);
+    return it == clones.end() ? type : it->second;
+  };
+  const torch::jit::Function& forward = prepared.get_method("forward").function();
+  auto graph = torch::jit::toGraphFunction(forward).graph()->copy();
+  graph->remapTypes(remap);
+  torch::jit::Function* copied = module._ivalue()->compilation_unit()->create_function(
+      c10::QualifiedName(*module.type()->name(), "forward"), graph);
+  module.type()->addMethod(copied);
+  copied->setSchema(forward.getSchema().cloneWithRemappedTypes(remap));
+  return module;
 }
 
 }  // namespace
@@ -81,8 +137,16 @@ torch::jit::Module convert_pt2e(const torch::jit::Module& prepared, const Conver
   TORCH_CHECK(state.has_value(), "convert_pt2e expects a module returned by prepare_pt2e (it has no ",
               passes::kPrepareStateAttribute, " attribute)");
   // New types and graphs, shared tensors (see canonicalize_for_annotation).
+  // The observers are not cloned: convert only reads them (on `prepared`)
+  // and the result drops them, and cloning each observer's class costs more
+  // than converting it. Derived observers given qparams here are cloned, so
+  // that setting those leaves `prepared` as it was.
   auto clone_timer = std::make_unique<passes::PassTimer>("convert: clone");
-  torch::jit::Module module = prepared.clone(/*inplace=*/true);
+  std::unordered_set<std::string> observer_names;
+  for (auto& name : passes::observer_attribute_names(prepared)) {
+    if (!options.derived_qparams.count(name)) observer_names.insert(std::move(name));
+  }
+  torch::jit::Module module = clone_without(prepared, observer_names);
   clone_timer.reset();
   for (const auto& entry : options.derived_qparams) {
     TORCH_CHECK(module.hasattr(entry.first) && module.attr(entry.first).isObject(),
@@ -108,7 +172,8 @@ torch::jit::Module convert_pt2e(const torch::jit::Module& prepared, const Conver
   }
   {
     passes::PassTimer timer("convert: observers to q/dq");
-    passes::convert_observers(module);
+    passes::convert_observers(module, prepared);
+    check_no_uses_of(graph, observer_names);
   }
   {
     passes::PassTimer timer("convert: duplicate dq, metadata");

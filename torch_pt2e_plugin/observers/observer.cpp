@@ -256,19 +256,12 @@ void check_observer(const torch::jit::Module& module, const char* what) {
               " is not an observer created by torch_pt2e::observers::add_observer");
 }
 
-}  // namespace
-
-torch::jit::Module add_observer(torch::jit::Module& owner, const std::string& name, const ObserverConfig& config) {
-  validate(config);
-  TORCH_CHECK(is_identifier(name), "add_observer: the observer name must be a Python identifier, got \"", name, "\"");
-  // A class shared by several instances (TorchScript gives every scripted
-  // instance of a Python class one type) may already declare `name` because
-  // an observer was added to another instance; this instance's slot is empty.
-  const auto declared_slot = owner.type()->findAttributeSlot(name);
-  const bool declared_elsewhere = declared_slot && (*declared_slot >= owner._ivalue()->slots().size() ||
-                                                    owner._ivalue()->getSlot(*declared_slot).isNone());
-  TORCH_CHECK((!declared_slot && !owner.type()->hasConstant(name)) || declared_elsewhere, "add_observer: ",
-              owner.type()->name()->qualifiedName(), " already has an attribute named \"", name, "\"");
+// add_observer after its checks of `name`: declared_slot is the slot of an
+// attribute `name` that owner's class declares for another instance (see
+// add_observer), if any.
+torch::jit::Module register_observer(torch::jit::Module& owner, const std::string& name, const ObserverConfig& config,
+                                     c10::optional<size_t> declared_slot) {
+  const bool declared_elsewhere = declared_slot.has_value();
   const auto attributes = attributes_for(config, owner.is_training());
   const auto cu = owner._ivalue()->compilation_unit();
   const c10::QualifiedName class_name(std::string(observer_qualified_prefix()) + kind_name(config.kind));
@@ -293,6 +286,29 @@ torch::jit::Module add_observer(torch::jit::Module& owner, const std::string& na
   const size_t slot = declared_elsewhere ? *declared_slot : owner.type()->addAttribute(name, observer.type());
   owner._ivalue()->setSlot(slot, observer._ivalue());
   return observer;
+}
+
+}  // namespace
+
+torch::jit::Module add_observer(torch::jit::Module& owner, const std::string& name, const ObserverConfig& config) {
+  validate(config);
+  TORCH_CHECK(is_identifier(name), "add_observer: the observer name must be a Python identifier, got \"", name, "\"");
+  // A class shared by several instances (TorchScript gives every scripted
+  // instance of a Python class one type) may already declare `name` because
+  // an observer was added to another instance; this instance's slot is empty.
+  const auto declared_slot = owner.type()->findAttributeSlot(name);
+  const bool declared_elsewhere = declared_slot && (*declared_slot >= owner._ivalue()->slots().size() ||
+                                                    owner._ivalue()->getSlot(*declared_slot).isNone());
+  TORCH_CHECK((!declared_slot && !owner.type()->hasConstant(name)) || declared_elsewhere, "add_observer: ",
+              owner.type()->name()->qualifiedName(), " already has an attribute named \"", name, "\"");
+  return register_observer(owner, name, config, declared_slot);
+}
+
+torch::jit::Module add_observer_with_new_name(torch::jit::Module& owner, const std::string& name,
+                                              const ObserverConfig& config) {
+  validate(config);
+  TORCH_CHECK(is_identifier(name), "add_observer: the observer name must be a Python identifier, got \"", name, "\"");
+  return register_observer(owner, name, config, c10::nullopt);
 }
 
 bool is_observer(const torch::jit::Module& module) {

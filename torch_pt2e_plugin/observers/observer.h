@@ -34,6 +34,13 @@ namespace observers {
 // owner's training mode. Returns the observer.
 torch::jit::Module add_observer(torch::jit::Module& owner, const std::string& name, const ObserverConfig& config);
 
+// add_observer for a caller that keeps the names of owner's class itself
+// (the observer insertion pass, which adds thousands): `name` must be a
+// valid identifier and new to the class, which is not looked up again (each
+// lookup scans all of the class's attributes).
+torch::jit::Module add_observer_with_new_name(torch::jit::Module& owner, const std::string& name,
+                                              const ObserverConfig& config);
+
 // True for modules created by add_observer (also after save and load).
 bool is_observer(const torch::jit::Module& module);
 

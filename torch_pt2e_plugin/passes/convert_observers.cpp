@@ -84,25 +84,33 @@ std::tuple<at::Tensor, at::Tensor> qparams_of(const Module& observer, const Obse
   return facts.derived ? observers::derived_qparams(observer) : observers::calculate_qparams(observer);
 }
 
+bool holds_observer(const Module& child) {
+  return observers::is_observer(child) || observers::is_derived_observer(child) || observers::is_fake_quantize(child);
+}
+
 class ObserverConverter {
  public:
-  explicit ObserverConverter(Module& module)
-      : module_(module), graph_(*module.get_method("forward").graph()) {}
+  ObserverConverter(Module& module, const Module& observers)
+      : module_(module), observers_(observers), graph_(*module.get_method("forward").graph()) {}
 
   std::vector<ConvertedObserver> run() {
-    // Slots by name, looked up once: Module::attr scans every attribute, and
-    // observers are thousands of attributes of one module. Converting only
-    // appends attributes, so the slots stay valid.
-    std::unordered_map<std::string, size_t> slots;
-    const auto& type = *module_.type();
-    for (size_t i = 0; i < type.numAttributes(); ++i) slots.emplace(type.getAttributeName(i), i);
-    std::vector<std::pair<Node*, size_t>> calls;
+    // Objects by name, looked up once: Module::attr scans every attribute,
+    // and observers are thousands of attributes of one module. An observer
+    // module_ has (convert_pt2e clones those it sets qparams on) comes
+    // first, then one of observers_.
+    std::unordered_map<std::string, c10::intrusive_ptr<c10::ivalue::Object>> objects;
+    for (const Module* owner : {static_cast<const Module*>(&module_), &observers_}) {
+      const auto& type = *owner->type();
+      for (size_t i = 0; i < type.numAttributes(); ++i) {
+        const c10::IValue& value = owner->_ivalue()->getSlot(i);
+        if (value.isObject()) objects.emplace(type.getAttributeName(i), value.toObject());
+      }
+    }
+    std::vector<std::pair<Node*, Module>> calls;
     for (Node* node : graph_.nodes()) {
       if (const auto name = observer_call_name(node)) {
-        const auto it = slots.find(*name);
-        if (it != slots.end() && module_._ivalue()->getSlot(it->second).isObject()) {
-          calls.emplace_back(node, it->second);
-        }
+        const auto it = objects.find(*name);
+        if (it != objects.end()) calls.emplace_back(node, Module(it->second));
       }
     }
     std::vector<ConvertedObserver> converted;
@@ -111,11 +119,10 @@ class ObserverConverter {
   }
 
  private:
-  ConvertedObserver convert(Node* call, size_t slot) {
+  ConvertedObserver convert(Node* call, const Module& called) {
     const std::string name = *observer_call_name(call);
     // A fake-quantize module converts as its observer (upstream's
     // FakeQuantize.calculate_qparams is its observer's).
-    const Module called(module_._ivalue()->getSlot(slot).toObject());
     const Module observer = observers::is_fake_quantize(called) ? observers::fake_quantize_observer(called) : called;
     ObserverFacts facts = facts_of(observer);
     // A learnable fake quantize's qparams are its trained parameters.
@@ -218,13 +225,29 @@ class ObserverConverter {
   }
 
   Module& module_;
+  const Module& observers_;
   Graph& graph_;
   int64_t per_channel_ = 0;
 };
 
 }  // namespace
 
-std::vector<ConvertedObserver> convert_observers(Module& module) { return ObserverConverter(module).run(); }
+std::vector<ConvertedObserver> convert_observers(Module& module) { return ObserverConverter(module, module).run(); }
+
+std::vector<ConvertedObserver> convert_observers(Module& module, const Module& observers) {
+  return ObserverConverter(module, observers).run();
+}
+
+std::vector<std::string> observer_attribute_names(const Module& module) {
+  std::vector<std::string> names;
+  const auto& type = module.type();
+  for (size_t slot = 0; slot < type->numAttributes(); ++slot) {
+    const c10::IValue& value = module._ivalue()->getSlot(slot);
+    if (!value.isObject() || !type->getAttribute(slot)->cast<c10::ClassType>()) continue;
+    if (holds_observer(Module(value.toObject()))) names.push_back(type->getAttributeName(slot));
+  }
+  return names;
+}
 
 void remove_observer_modules(Module& module) {
   // By slot, last first (observers were appended last, so each removal
@@ -233,8 +256,7 @@ void remove_observer_modules(Module& module) {
   for (size_t slot = type->numAttributes(); slot-- > 0;) {
     const c10::IValue& value = module._ivalue()->getSlot(slot);
     if (!value.isObject() || !type->getAttribute(slot)->cast<c10::ClassType>()) continue;
-    const Module child(value.toObject());
-    if (observers::is_observer(child) || observers::is_derived_observer(child) || observers::is_fake_quantize(child)) {
+    if (holds_observer(Module(value.toObject()))) {
       const std::string name = type->getAttributeName(slot);
       module._ivalue()->unsafeRemoveSlot(slot);
       type->unsafeRemoveAttribute(name);

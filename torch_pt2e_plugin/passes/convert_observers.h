@@ -18,6 +18,7 @@
 // that has, as convert_pt2e does.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include <torch/csrc/jit/api/module.h>
@@ -33,6 +34,17 @@ struct ConvertedObserver {
 
 // Returns the quantize/dequantize pairs created, in graph order.
 std::vector<ConvertedObserver> convert_observers(torch::jit::Module& module);
+
+// The same for a `module` cloned from `observers` (the prepared module)
+// without (some of) its observer attributes: a call's observer is looked up
+// on `module` and, if not there, on `observers`, where it is only read.
+// convert_pt2e clones this way, which spares cloning thousands of observer
+// classes only to delete them.
+std::vector<ConvertedObserver> convert_observers(torch::jit::Module& module, const torch::jit::Module& observers);
+
+// The names of the module's attributes that hold observers, derived
+// observers or fake quantizers, in slot order.
+std::vector<std::string> observer_attribute_names(const torch::jit::Module& module);
 
 // Deletes the observer submodules (and derived observers) from the module.
 void remove_observer_modules(torch::jit::Module& module);

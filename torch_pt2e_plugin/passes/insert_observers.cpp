@@ -156,7 +156,7 @@ class ObserverInserter {
         if (observers::is_fake_quantize_kind_name(plain.observer_or_fake_quant_ctr.name)) {
           instance.module = observers::add_fake_quantize(module_, instance.name, fake_quantize_config_for(plain));
         } else {
-          instance.module = observers::add_observer(module_, instance.name, config_for(plain));
+          instance.module = observers::add_observer_with_new_name(module_, instance.name, config_for(plain));
         }
         break;
       }
@@ -169,7 +169,7 @@ class ObserverInserter {
           fixed.observer = observer;
           instance.module = observers::add_fake_quantize(module_, instance.name, fixed);
         } else {
-          instance.module = observers::add_observer(module_, instance.name, observer);
+          instance.module = observers::add_observer_with_new_name(module_, instance.name, observer);
         }
         break;
       }

@@ -171,10 +171,12 @@ class ObserverConverter {
     const auto range = range_or_fail(facts, "static");
     const int64_t dtype = static_cast<int64_t>(observers::integer_dtype(facts.dtype));
     if (observers::is_per_channel(facts.qscheme)) {
-      Value* scale_value = add_tensor_attribute(module_, graph_, "_scale_" + std::to_string(per_channel_++), scale,
+      if (!names_) names_.emplace(module_);
+      const std::string index = std::to_string(per_channel_++);
+      Value* scale_value = add_tensor_attribute(module_, graph_, *names_, "_scale_" + index, scale,
                                                 /*is_parameter=*/false);
-      Value* zp_value = add_tensor_attribute(module_, graph_, "_zero_point_" + std::to_string(per_channel_ - 1),
-                                             zero_point, /*is_parameter=*/false);
+      Value* zp_value = add_tensor_attribute(module_, graph_, *names_, "_zero_point_" + index, zero_point,
+                                             /*is_parameter=*/false);
       // add_tensor_attribute puts the GetAttr at the graph start; the insert point stays at the call.
       Value* q = graph_.insert(kQuantizePerChannel,
                                {input, scale_value, zp_value, facts.ch_axis, range.first, range.second, dtype});
@@ -228,6 +230,7 @@ class ObserverConverter {
   const Module& observers_;
   Graph& graph_;
   int64_t per_channel_ = 0;
+  c10::optional<AttributeNames> names_;  // made on the first per-channel observer
 };
 
 }  // namespace

@@ -120,6 +120,7 @@ int64_t fold_quantize(Module& module) {
     }
   }
   ConstantEvaluator evaluator(module);
+  AttributeNames names(module);
   int64_t folded = 0;
   std::vector<Node*> folded_nodes;
   for (Node* q : quantizes) {
@@ -127,7 +128,7 @@ int64_t fold_quantize(Module& module) {
     if (!input || !input->isTensor()) continue;
     const auto result = evaluator.evaluate(q->output());
     if (!result || !result->isTensor()) continue;
-    Value* attribute = add_tensor_attribute(module, *graph, "_frozen_param" + std::to_string(folded),
+    Value* attribute = add_tensor_attribute(module, *graph, names, "_frozen_param" + std::to_string(folded),
                                             result->toTensor(), /*is_parameter=*/false);
     copy_metadata(q, attribute->node());
     q->output()->replaceAllUsesWith(attribute);

@@ -71,6 +71,13 @@ c10::optional<at::Tensor> attribute_tensor(Value* v, const torch::jit::Module& o
 
 c10::optional<c10::IValue> constant_value(Value* v) { return torch::jit::toIValue(v); }
 
+Node* create_get_attr(torch::jit::Graph& graph, Value* object, const std::string& name, const c10::TypePtr& type) {
+  Node* get = graph.create(c10::prim::GetAttr, {object});
+  get->s_(c10::attr::name, name);
+  get->output()->setType(type);
+  return get;
+}
+
 std::string unique_attribute_name(const torch::jit::Module& module, const std::string& base) {
   std::string name = base;
   for (int i = 1; module.hasattr(name); ++i) {
@@ -79,16 +86,44 @@ std::string unique_attribute_name(const torch::jit::Module& module, const std::s
   return name;
 }
 
-Value* add_tensor_attribute(torch::jit::Module& module, torch::jit::Graph& graph, const std::string& base,
-                            const at::Tensor& value, bool is_parameter) {
-  const std::string name = unique_attribute_name(module, base);
+namespace {
+
+// Registers `value` under `name`, which no attribute of `module` has yet.
+Value* register_tensor_attribute(torch::jit::Module& module, torch::jit::Graph& graph, const std::string& name,
+                                 const at::Tensor& value, bool is_parameter) {
   // register_attribute would look the fresh name up twice more, each a scan of all attributes.
   const size_t slot = module.type()->addAttribute(name, c10::TensorType::get(), is_parameter, !is_parameter);
   module._ivalue()->setSlot(slot, value);
   torch::jit::WithInsertPoint guard(graph.param_node()->next());
-  Node* get = graph.insertNode(graph.createGetAttr(graph.inputs()[0], name));
+  Node* get = graph.insertNode(create_get_attr(graph, graph.inputs()[0], name, c10::TensorType::get()));
   get->output()->setDebugName(name);
   return get->output();
+}
+
+}  // namespace
+
+Value* add_tensor_attribute(torch::jit::Module& module, torch::jit::Graph& graph, const std::string& base,
+                            const at::Tensor& value, bool is_parameter) {
+  return register_tensor_attribute(module, graph, unique_attribute_name(module, base), value, is_parameter);
+}
+
+AttributeNames::AttributeNames(const torch::jit::Module& module) {
+  const auto& type = *module.type();
+  names_.reserve(type.numAttributes() + type.numConstants());
+  for (size_t i = 0; i < type.numAttributes(); ++i) names_.insert(type.getAttributeName(i));
+  for (size_t i = 0; i < type.numConstants(); ++i) names_.insert(type.getConstantName(i));
+}
+
+std::string AttributeNames::take_unique(const std::string& base) {
+  std::string name = base;
+  for (int i = 1; names_.count(name); ++i) name = base + "_" + std::to_string(i);
+  names_.insert(name);
+  return name;
+}
+
+Value* add_tensor_attribute(torch::jit::Module& module, torch::jit::Graph& graph, AttributeNames& names,
+                            const std::string& base, const at::Tensor& value, bool is_parameter) {
+  return register_tensor_attribute(module, graph, names.take_unique(base), value, is_parameter);
 }
 
 bool is_conv(const Node* node) {

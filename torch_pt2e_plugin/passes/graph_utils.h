@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <ATen/core/ivalue.h>
@@ -30,6 +31,13 @@ c10::optional<at::Tensor> attribute_tensor(torch::jit::Value* v, const torch::ji
 // `prim::Constant` value of `v`, if it is one.
 c10::optional<c10::IValue> constant_value(torch::jit::Value* v);
 
+// A `prim::GetAttr` of `object`'s attribute `name`, of the given type, not
+// inserted. Graph::createGetAttr looks the attribute's type up by name, a scan
+// of every attribute of the class; the flow adds thousands of attributes to
+// one module, so it passes the type it already has.
+torch::jit::Node* create_get_attr(torch::jit::Graph& graph, torch::jit::Value* object, const std::string& name,
+                                  const c10::TypePtr& type);
+
 // A name not yet used by an attribute or submodule of `module`: `base`, or
 // `base_1`, `base_2`, ...
 std::string unique_attribute_name(const torch::jit::Module& module, const std::string& base);
@@ -38,6 +46,25 @@ std::string unique_attribute_name(const torch::jit::Module& module, const std::s
 // `base` and returns a `prim::GetAttr` of it inserted at the graph's start.
 torch::jit::Value* add_tensor_attribute(torch::jit::Module& module, torch::jit::Graph& graph, const std::string& base,
                                         const at::Tensor& value, bool is_parameter);
+
+// The names a module's class uses (attributes and constants) in a hash set,
+// for passes that add many attributes to one module: unique_attribute_name
+// asks the class, a scan of all its attributes per name. Valid while the
+// module gets new attributes only under names taken here.
+class AttributeNames {
+ public:
+  explicit AttributeNames(const torch::jit::Module& module);
+  // `base`, or `base_1`, `base_2`, ...: the first name not taken, which is
+  // taken from then on.
+  std::string take_unique(const std::string& base);
+
+ private:
+  std::unordered_set<std::string> names_;
+};
+
+// add_tensor_attribute with the fresh name chosen from `names`.
+torch::jit::Value* add_tensor_attribute(torch::jit::Module& module, torch::jit::Graph& graph, AttributeNames& names,
+                                        const std::string& base, const at::Tensor& value, bool is_parameter);
 
 // aten::conv{1,2,3}d and aten::conv_transpose{1,2,3}d, the forms canonicalize
 // gives every convolution (is_conv includes the transposed ones).

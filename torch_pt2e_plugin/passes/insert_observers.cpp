@@ -201,19 +201,10 @@ class ObserverInserter {
     return *instance.module;
   }
 
-  // unique_attribute_name's choice, from a set of the module's names kept
-  // here: asking the module scans all its attributes, once per observer.
+  // unique_attribute_name's choice, without its scan of the module per name.
   std::string fresh_observer_name() {
-    if (taken_names_.empty()) {
-      const auto& type = *module_.type();
-      for (size_t i = 0; i < type.numAttributes(); ++i) taken_names_.insert(type.getAttributeName(i));
-      for (size_t i = 0; i < type.numConstants(); ++i) taken_names_.insert(type.getConstantName(i));
-    }
-    const std::string base = kObserverPrefix + std::to_string(next_index_++);
-    std::string name = base;
-    for (int i = 1; taken_names_.count(name); ++i) name = base + "_" + std::to_string(i);
-    taken_names_.insert(name);
-    return name;
+    if (!taken_names_) taken_names_.emplace(module_);
+    return taken_names_->take_unique(kObserverPrefix + std::to_string(next_index_++));
   }
 
   // The instance a call node runs, or -1 if the node is not an observer call.
@@ -230,10 +221,9 @@ class ObserverInserter {
   }
 
   Value* insert_call(int64_t id, Value* input) {
-    Module& observer = instance_module(id);
-    (void)observer;
+    const Module& observer = instance_module(id);
     ++result_.observer_calls;
-    return insert_observer_call(graph_, instances_[id].name, input);
+    return insert_observer_call(graph_, instances_[id].name, observer.type(), input);
   }
 
   void check_inputs_belong(Node* node, const quantizer::QuantizationAnnotation& annotation) const {
@@ -305,7 +295,7 @@ class ObserverInserter {
   std::unordered_map<int64_t, int64_t> group_instance_;
   std::unordered_map<EdgeOrNode, int64_t, quantizer::EdgeOrNodeHash> key_instance_;
   std::unordered_map<std::string, int64_t> call_names_;
-  std::unordered_set<std::string> taken_names_;
+  c10::optional<AttributeNames> taken_names_;  // made on the first fresh name
   int64_t next_index_ = 0;
   InsertObserversResult result_;
 };

@@ -1,17 +1,20 @@
 #include "torch_pt2e_plugin/passes/observer_calls.h"
 
+#include "torch_pt2e_plugin/passes/graph_utils.h"
+
 namespace torch_pt2e {
 namespace passes {
 
 using torch::jit::Node;
 using torch::jit::Value;
 
-Value* insert_observer_call(torch::jit::Graph& graph, const std::string& attribute, Value* input) {
+Value* insert_observer_call(torch::jit::Graph& graph, const std::string& attribute, const c10::TypePtr& type,
+                            Value* input) {
   Node* after = input->node();
   Node* insert_before =
       after->kind() == c10::prim::Param ? graph.block()->nodes().front() : after->next();
   torch::jit::WithInsertPoint guard(insert_before);
-  Node* get = graph.insertNode(graph.createGetAttr(graph.inputs()[0], attribute));
+  Node* get = graph.insertNode(create_get_attr(graph, graph.inputs()[0], attribute, type));
   Node* call = graph.insertNode(graph.create(c10::prim::CallMethod, {get->output(), input}));
   call->s_(c10::attr::name, "forward");
   call->output()->setType(input->type());

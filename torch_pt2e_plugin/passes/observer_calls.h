@@ -12,11 +12,12 @@
 namespace torch_pt2e {
 namespace passes {
 
-// Inserts a call of the top module's submodule `attribute` on `input`, right
-// after `input` is defined (at the start of the graph for graph inputs), and
-// returns the call's output. Uses of `input` are not changed.
+// Inserts a call of the top module's submodule `attribute` (of class `type`)
+// on `input`, right after `input` is defined (at the start of the graph for
+// graph inputs), and returns the call's output. Uses of `input` are not
+// changed.
 torch::jit::Value* insert_observer_call(torch::jit::Graph& graph, const std::string& attribute,
-                                        torch::jit::Value* input);
+                                        const c10::TypePtr& type, torch::jit::Value* input);
 
 // The submodule name if `node` calls forward of a direct submodule of the
 // graph's `self` (the shape of an observer call), else nullopt.

@@ -1,0 +1,54 @@
+// passes/graph_utils: fresh attribute names and the GetAttr nodes of new
+// attributes, which the passes use to add thousands of attributes to one module.
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <torch/csrc/jit/testing/file_check.h>
+
+#include "torch_pt2e_plugin/passes/graph_utils.h"
+
+namespace p = torch_pt2e::passes;
+using torch::jit::testing::FileCheck;
+
+namespace {
+
+torch::jit::Module module_with_names() {
+  torch::jit::Module module("__torch__.GraphUtilsTest");
+  module.register_buffer("w", at::ones({2}));
+  module.register_buffer("w_1", at::ones({2}));
+  module.register_attribute("scale", c10::FloatType::get(), 0.5);
+  module.type()->addConstant("k", c10::IValue(int64_t{3}));
+  module.define("def forward(self, x):\n  return x + self.w\n");
+  return module;
+}
+
+TEST(AttributeNames, TakesTheNameUniqueAttributeNameWouldAndRemembersIt) {
+  torch::jit::Module module = module_with_names();
+  p::AttributeNames names(module);
+  for (const std::string base : {"w", "scale", "k", "fresh"}) {
+    EXPECT_EQ(names.take_unique(base), p::unique_attribute_name(module, base)) << base;
+  }
+  // Taken names are skipped without asking the module.
+  EXPECT_EQ(names.take_unique("fresh"), "fresh_1");
+  EXPECT_EQ(names.take_unique("w"), "w_3");
+}
+
+TEST(AddTensorAttribute, RegistersABufferReadAtTheGraphStart) {
+  torch::jit::Module module = module_with_names();
+  auto graph = module.get_method("forward").graph();
+  p::AttributeNames names(module);
+  torch::jit::Value* read = p::add_tensor_attribute(module, *graph, names, "w", at::full({2}, 2.0), false);
+  ASSERT_TRUE(module.hasattr("w_2"));
+  EXPECT_TRUE(module.type()->is_buffer(*module.type()->findAttributeSlot("w_2")));
+  EXPECT_TRUE(at::equal(module.attr("w_2").toTensor(), at::full({2}, 2.0)));
+  EXPECT_EQ(read->node()->s(c10::attr::name), "w_2");
+  EXPECT_EQ(*read->type(), *c10::TensorType::get());
+  EXPECT_EQ(read->node(), graph->param_node()->next());
+  // Reading it in forward gives the new buffer's value.
+  graph->return_node()->replaceInput(0, graph->insert(c10::aten::mul, {graph->outputs()[0], read}));
+  FileCheck().check("prim::GetAttr[name=\"w_2\"]")->check("aten::mul")->run(*graph);
+  const at::Tensor x = at::ones({2});
+  EXPECT_TRUE(at::equal(module.forward({x}).toTensor(), at::full({2}, 4.0)));
+}
+
+}  // namespace

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
+#include <torch/csrc/jit/ir/irparser.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/testing/file_check.h>
 
 #include "torch_pt2e_plugin/passes/graph_utils.h"
@@ -49,6 +51,46 @@ TEST(AddTensorAttribute, RegistersABufferReadAtTheGraphStart) {
   FileCheck().check("prim::GetAttr[name=\"w_2\"]")->check("aten::mul")->run(*graph);
   const at::Tensor x = at::ones({2});
   EXPECT_TRUE(at::equal(module.forward({x}).toTensor(), at::full({2}, 4.0)));
+}
+
+}  // namespace
+
+namespace {
+
+std::shared_ptr<torch::jit::Graph> parse(const std::string& ir) {
+  auto graph = std::make_shared<torch::jit::Graph>();
+  torch::jit::parseIR(ir, graph.get());
+  return graph;
+}
+
+TEST(EliminateDeadCode, RemovesWhatTorchRemovesOnAGraphWithoutWrites) {
+  const std::string ir = R"IR(
+graph(%x : Tensor):
+  %one : int = prim::Constant[value=1]()
+  %dead : Tensor = aten::add(%x, %x, %one)
+  %dead2 : Tensor = aten::relu(%dead)
+  %list : Tensor[] = prim::ListConstruct(%x, %dead2)
+  %live : Tensor = aten::mul(%x, %x)
+  return (%live))IR";
+  auto ours = parse(ir);
+  auto torchs = parse(ir);
+  p::eliminate_dead_code(ours);
+  torch::jit::EliminateDeadCode(torchs);
+  EXPECT_EQ(ours->toString(), torchs->toString());
+  FileCheck().check_not("aten::add")->check_not("aten::relu")->check("aten::mul")->run(*ours);
+}
+
+TEST(EliminateDeadCode, KeepsAWriteToALiveValue) {
+  // add_'s output is unused, but it changes %y, which is returned.
+  auto graph = parse(R"IR(
+graph(%x : Tensor):
+  %one : int = prim::Constant[value=1]()
+  %y : Tensor = aten::mul(%x, %x)
+  %unused : Tensor = aten::add_(%y, %x, %one)
+  %dead : Tensor = aten::relu(%x)
+  return (%y))IR");
+  p::eliminate_dead_code(graph);
+  FileCheck().check("aten::add_")->check_not("aten::relu")->run(*graph);
 }
 
 }  // namespace

@@ -11,7 +11,6 @@
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/passes/constant_pooling.h>
 #include <torch/csrc/jit/passes/constant_propagation.h>
-#include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/runtime/graph_iterator.h>
 
 #include "torch_pt2e_plugin/observers/derived_observer.h"
@@ -21,6 +20,7 @@
 #include "torch_pt2e_plugin/passes/fold_conv_bn_qat.h"
 #include "torch_pt2e_plugin/passes/fold_quantize.h"
 #include "torch_pt2e_plugin/passes/fuse_conv_bn_qat.h"
+#include "torch_pt2e_plugin/passes/graph_utils.h"
 #include "torch_pt2e_plugin/passes/insert_observers.h"
 #include "torch_pt2e_plugin/passes/pass_timer.h"
 #include "torch_pt2e_plugin/passes/port_metadata.h"
@@ -41,7 +41,7 @@ void freeze_training_flags(std::shared_ptr<torch::jit::Graph> graph) {
     node->destroy();
   }
   torch::jit::ConstantPropagationImmutableTypes(graph);
-  torch::jit::EliminateDeadCode(graph);
+  passes::eliminate_dead_code(graph);
 }
 
 // After convert_observers, nothing may use the observers convert_pt2e did
@@ -187,12 +187,19 @@ torch::jit::Module convert_pt2e(const torch::jit::Module& prepared, const Conver
   if (options.use_reference_representation) passes::reference_representation(graph, options.reference_numerics);
 
   passes::PassTimer timer("convert: clean up");
-  passes::remove_observer_modules(module);
-  module._ivalue()->unsafeRemoveAttr(passes::kPrepareStateAttribute);
-  module.type()->unsafeRemoveAttribute(passes::kPrepareStateAttribute);
-  // remove_unused_attributes eliminates dead code first; pooling constants
-  // after it gives the graph that eliminating, pooling, then removing gave.
-  passes::remove_unused_attributes(module);
+  {
+    passes::PassTimer step("clean up: observer modules");
+    passes::remove_observer_modules(module);
+    module._ivalue()->unsafeRemoveAttr(passes::kPrepareStateAttribute);
+    module.type()->unsafeRemoveAttribute(passes::kPrepareStateAttribute);
+  }
+  {
+    // remove_unused_attributes eliminates dead code first; pooling constants
+    // after it gives the graph that eliminating, pooling, then removing gave.
+    passes::PassTimer step("clean up: unused attributes");
+    passes::remove_unused_attributes(module);
+  }
+  passes::PassTimer step("clean up: constant pooling");
   torch::jit::ConstantPooling(graph);
   return module;
 }

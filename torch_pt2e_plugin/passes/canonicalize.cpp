@@ -7,7 +7,6 @@
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/passes/constant_pooling.h>
 #include <torch/csrc/jit/passes/constant_propagation.h>
-#include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/fuse_linear.h>
 #include <torch/csrc/jit/passes/inliner.h>
 #include <torch/csrc/jit/passes/lower_tuples.h>
@@ -206,7 +205,7 @@ void inline_and_fold_attributes(Module& module, bool fold_training) {
     torch::jit::LowerSimpleTuples(graph);
   }
   PassTimer timer("canonicalize: dce");
-  torch::jit::EliminateDeadCode(graph);
+  eliminate_dead_code(graph);
 }
 
 // After inlining, only the top module's forward runs: every other method
@@ -325,7 +324,7 @@ Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptio
     }
   }
   refine_optional_tensor_attributes(*graph, frozen);
-  torch::jit::EliminateDeadCode(graph);
+  eliminate_dead_code(graph);
   torch::jit::ConstantPooling(graph);
   lift_tensor_constants(*graph, frozen);
   restore_traced_types(module, graph);

@@ -1,5 +1,7 @@
 #include "torch_pt2e_plugin/passes/convert_observers.h"
 
+#include <cstring>
+#include <map>
 #include <unordered_map>
 
 #include <c10/util/Exception.h>
@@ -157,13 +159,41 @@ class ObserverConverter {
     return *facts.range;
   }
 
-  // dequantize's out_dtype: the observed value's dtype when it is known and not float32.
-  std::vector<NamedValue> dequantize_kwargs(Value* input) const {
+  // dequantize's out_dtype: the observed value's dtype when it is known and
+  // not float32, else its default (None).
+  std::vector<NamedValue> dequantize_kwargs(Value* input) {
     const auto type = input->type()->cast<c10::TensorType>();
     if (type && type->scalarType() && *type->scalarType() != at::kFloat) {
-      return {NamedValue("out_dtype", static_cast<int64_t>(*type->scalarType()))};
+      return {NamedValue("out_dtype", constant(static_cast<int64_t>(*type->scalarType())))};
     }
-    return {};
+    return {NamedValue("out_dtype", constant(c10::IValue()))};
+  }
+
+  // One constant node per literal value, at the graph's start. Graph::insert
+  // adds a constant for each literal argument of each call, about ten per
+  // q/dq pair, and every pass after convert walks them until constant
+  // pooling merges them (on a 30k-node graph: 175k nodes instead of 70k).
+  Value* constant(const c10::IValue& value) {
+    std::pair<int, int64_t> key;
+    if (value.isNone()) {
+      key = {0, 0};
+    } else if (value.isInt()) {
+      key = {1, value.toInt()};
+    } else {
+      TORCH_CHECK(value.isDouble(), "internal: convert_observers caches int, float and None constants, got ",
+                  value.tagKind());
+      const double d = value.toDouble();
+      int64_t bits = 0;
+      static_assert(sizeof(bits) == sizeof(d), "double is 64 bits");
+      std::memcpy(&bits, &d, sizeof(d));
+      key = {2, bits};
+    }
+    auto& cached = constants_[key];
+    if (cached == nullptr) {
+      torch::jit::WithInsertPoint guard(graph_.block()->nodes().front());
+      cached = graph_.insertConstant(value);
+    }
+    return cached;
   }
 
   void convert_static(const Module& observer, const ObserverFacts& facts, Value* input, ConvertedObserver& result) {
@@ -178,10 +208,12 @@ class ObserverConverter {
       Value* zp_value = add_tensor_attribute(module_, graph_, *names_, "_zero_point_" + index, zero_point,
                                              /*is_parameter=*/false);
       // add_tensor_attribute puts the GetAttr at the graph start; the insert point stays at the call.
-      Value* q = graph_.insert(kQuantizePerChannel,
-                               {input, scale_value, zp_value, facts.ch_axis, range.first, range.second, dtype});
-      Value* dq = graph_.insert(kDequantizePerChannel,
-                                {q, scale_value, zp_value, facts.ch_axis, range.first, range.second, dtype},
+      Value* axis = constant(facts.ch_axis);
+      Value* qmin = constant(range.first);
+      Value* qmax = constant(range.second);
+      Value* dtype_value = constant(dtype);
+      Value* q = graph_.insert(kQuantizePerChannel, {input, scale_value, zp_value, axis, qmin, qmax, dtype_value});
+      Value* dq = graph_.insert(kDequantizePerChannel, {q, scale_value, zp_value, axis, qmin, qmax, dtype_value},
                                 dequantize_kwargs(input));
       result.quantize = q->node();
       result.dequantize = dq->node();
@@ -189,10 +221,13 @@ class ObserverConverter {
     }
     TORCH_CHECK(scale.numel() == 1 && zero_point.numel() == 1, "convert_pt2e: a per-tensor observer returned ",
                 scale.numel(), " scales and ", zero_point.numel(), " zero points");
-    const double scale_literal = scale.item<double>();
-    const int64_t zp_literal = zero_point.item<int64_t>();
-    Value* q = graph_.insert(kQuantizePerTensor, {input, scale_literal, zp_literal, range.first, range.second, dtype});
-    Value* dq = graph_.insert(kDequantizePerTensor, {q, scale_literal, zp_literal, range.first, range.second, dtype},
+    Value* scale_literal = constant(scale.item<double>());
+    Value* zp_literal = constant(zero_point.item<int64_t>());
+    Value* qmin = constant(range.first);
+    Value* qmax = constant(range.second);
+    Value* dtype_value = constant(dtype);
+    Value* q = graph_.insert(kQuantizePerTensor, {input, scale_literal, zp_literal, qmin, qmax, dtype_value});
+    Value* dq = graph_.insert(kDequantizePerTensor, {q, scale_literal, zp_literal, qmin, qmax, dtype_value},
                               dequantize_kwargs(input));
     result.quantize = q->node();
     result.dequantize = dq->node();
@@ -207,20 +242,20 @@ class ObserverConverter {
     const bool symmetric = facts.qscheme == c10::kPerTensorSymmetric;
     Node* choose = graph_.create(symmetric ? kChooseQParamsSymmetric : kChooseQParams, 2);
     choose->addInput(input);
-    choose->addInput(graph_.insertConstant(range.first));
-    choose->addInput(graph_.insertConstant(range.second));
-    choose->addInput(graph_.insertConstant(facts.eps));
-    choose->addInput(graph_.insertConstant(static_cast<int64_t>(dtype)));
+    Value* qmin = constant(range.first);
+    Value* qmax = constant(range.second);
+    Value* dtype_value = constant(static_cast<int64_t>(dtype));
+    choose->addInput(qmin);
+    choose->addInput(qmax);
+    choose->addInput(constant(facts.eps));
+    choose->addInput(dtype_value);
     choose->output(0)->setType(c10::TensorType::get());
     choose->output(1)->setType(c10::TensorType::get());
     graph_.insertNode(choose);
     TORCH_CHECK(choose->maybeSchema() != nullptr, "convert_pt2e: quantized_decomposed::choose_qparams",
                 symmetric ? "_symmetric" : "", ".tensor is not registered");
-    const int64_t dtype_int = static_cast<int64_t>(dtype);
-    Value* q = graph_.insert(kQuantizePerTensor,
-                             {input, choose->output(0), choose->output(1), range.first, range.second, dtype_int});
-    Value* dq = graph_.insert(kDequantizePerTensor,
-                              {q, choose->output(0), choose->output(1), range.first, range.second, dtype_int},
+    Value* q = graph_.insert(kQuantizePerTensor, {input, choose->output(0), choose->output(1), qmin, qmax, dtype_value});
+    Value* dq = graph_.insert(kDequantizePerTensor, {q, choose->output(0), choose->output(1), qmin, qmax, dtype_value},
                               dequantize_kwargs(input));
     result.quantize = q->node();
     result.dequantize = dq->node();
@@ -229,6 +264,7 @@ class ObserverConverter {
   Module& module_;
   const Module& observers_;
   Graph& graph_;
+  std::map<std::pair<int, int64_t>, Value*> constants_;  // by kind (None, int, float) and value bits
   int64_t per_channel_ = 0;
   c10::optional<AttributeNames> names_;  // made on the first per-channel observer
 };

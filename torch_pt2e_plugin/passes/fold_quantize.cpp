@@ -7,7 +7,6 @@
 #include <ATen/core/stack.h>
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/ir/constants.h>
-#include <torch/csrc/jit/passes/dead_code_elimination.h>
 
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 #include "torch_pt2e_plugin/passes/qdq_nodes.h"
@@ -141,7 +140,7 @@ int64_t fold_quantize(Module& module) {
 
 int64_t remove_unused_attributes(Module& module) {
   auto graph = module.get_method("forward").graph();
-  torch::jit::EliminateDeadCode(graph);
+  eliminate_dead_code(graph);
   // (object, attribute) pairs the graph reads, including module-valued ones.
   std::unordered_set<std::string> used;
   auto key = [](const c10::ivalue::Object* object, const std::string& name) {

@@ -5,6 +5,8 @@
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/ir/scope.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/runtime/graph_iterator.h>
 
 namespace torch_pt2e {
 namespace passes {
@@ -70,6 +72,23 @@ c10::optional<at::Tensor> attribute_tensor(Value* v, const torch::jit::Module& o
 }
 
 c10::optional<c10::IValue> constant_value(Value* v) { return torch::jit::toIValue(v); }
+
+void eliminate_dead_code(const std::shared_ptr<torch::jit::Graph>& graph) {
+  bool writes = false;
+  std::shared_ptr<torch::jit::Graph> walked = graph;  // (the iterator takes a non-const reference)
+  for (torch::jit::DepthFirstGraphNodeIterator it(walked); Node* node = it.next();) {
+    const c10::FunctionSchema* schema = node->maybeSchema();
+    if (schema != nullptr ? schema->is_mutable() : !node->kind().is_prim()) {
+      writes = true;  // (an op without a schema is not known not to write)
+      break;
+    }
+  }
+  if (writes) {
+    torch::jit::EliminateDeadCode(graph);
+  } else {
+    torch::jit::EliminateDeadCode(graph->block(), /*recurse=*/true);
+  }
+}
 
 Node* create_get_attr(torch::jit::Graph& graph, Value* object, const std::string& name, const c10::TypePtr& type) {
   Node* get = graph.create(c10::prim::GetAttr, {object});

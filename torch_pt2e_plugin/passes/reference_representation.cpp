@@ -4,7 +4,6 @@
 #include <torch/csrc/jit/ir/irparser.h>
 #include <torch/csrc/jit/ir/subgraph_matcher.h>
 #include <torch/csrc/jit/passes/constant_pooling.h>
-#include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/subgraph_rewrite.h>
 
 #include "torch_pt2e_plugin/passes/graph_utils.h"
@@ -601,7 +600,7 @@ int64_t reference_representation(std::shared_ptr<Graph>& graph, ReferenceNumeric
   torch::jit::ConstantPooling(graph);
   int64_t rewritten = 0;
   for (const auto& rewrite : reference_rewrites(numerics)) rewritten += apply_reference_rewrite(graph, rewrite);
-  torch::jit::EliminateDeadCode(graph);
+  eliminate_dead_code(graph);
   return rewritten;
 }
 

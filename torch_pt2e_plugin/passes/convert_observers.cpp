@@ -169,10 +169,15 @@ class ObserverConverter {
     return {NamedValue("out_dtype", constant(c10::IValue()))};
   }
 
-  // One constant node per literal value, at the graph's start. Graph::insert
-  // adds a constant for each literal argument of each call, about ten per
-  // q/dq pair, and every pass after convert walks them until constant
-  // pooling merges them (on a 30k-node graph: 175k nodes instead of 70k).
+  // Constant nodes for literal arguments, at the graph's start, each shared
+  // by up to kConstantUses uses. Graph::insert adds a constant for each
+  // literal argument of each call, about ten per q/dq pair, and every pass
+  // after convert walks them until constant pooling merges them (on a
+  // 30k-node graph: 175k nodes instead of 70k). The cap: destroying a node
+  // looks its use up in each input's list of uses, so a constant with
+  // thousands of uses would make DuplicateDQ and fold_quantize, which
+  // destroy a node per q/dq, quadratic.
+  static constexpr size_t kConstantUses = 64;
   Value* constant(const c10::IValue& value) {
     std::pair<int, int64_t> key;
     if (value.isNone()) {
@@ -189,7 +194,7 @@ class ObserverConverter {
       key = {2, bits};
     }
     auto& cached = constants_[key];
-    if (cached == nullptr) {
+    if (cached == nullptr || cached->uses().size() >= kConstantUses) {
       torch::jit::WithInsertPoint guard(graph_.block()->nodes().front());
       cached = graph_.insertConstant(value);
     }

@@ -79,9 +79,24 @@ ObserverFacts facts_of(const Module& observer) {
 
 std::tuple<at::Tensor, at::Tensor> qparams_of(const Module& observer, const ObserverFacts& facts) {
   if (facts.learned_from) {
-    const auto result = facts.learned_from->get_method("calculate_qparams")({});
-    const auto& elements = result.toTupleRef().elements();
-    return std::make_tuple(elements.at(0).toTensor(), elements.at(1).toTensor());
+    // The module's calculate_qparams (upstream's _LearnableFakeQuantize's),
+    // computed here instead of run: convert reads the prepared module's fake
+    // quantizers, whose method the user may already have called, and torch
+    // 2.6's graph executor returns zero points of 0 from that method's
+    // optimized plan (its calls after the first; torch 1.13's does not).
+    const Module& fake_quantize = *facts.learned_from;
+    const double eps = fake_quantize.attr("eps").toTensor()[0].item<double>();
+    // self.scale.data.clamp_(min=eps): in place, outside autograd.
+    at::Tensor scale = fake_quantize.attr("scale").toTensor().variable_data();
+    scale.clamp_min_(eps);
+    const at::Tensor zero_point = fake_quantize.attr("zero_point")
+                                      .toTensor()
+                                      .detach()
+                                      .round()
+                                      .clamp(fake_quantize.attr("quant_min").toInt(),
+                                             fake_quantize.attr("quant_max").toInt())
+                                      .to(at::kLong);
+    return std::make_tuple(scale.detach(), zero_point);
   }
   return facts.derived ? observers::derived_qparams(observer) : observers::calculate_qparams(observer);
 }

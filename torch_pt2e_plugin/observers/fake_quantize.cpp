@@ -68,7 +68,8 @@ def calculate_qparams(self) -> Tuple[Tensor, Tensor]:
     return self.scale, self.zero_point
 )";
 
-// Upstream's _LearnableFakeQuantize.forward and calculate_qparams.
+// Upstream's _LearnableFakeQuantize.forward and calculate_qparams (the latter
+// also in C++: learnable_qparams, which convert uses).
 constexpr const char* kLearnableMethods = R"(
 def forward(self, X: Tensor) -> Tensor:
     if bool(self.static_enabled[0] == 1):
@@ -335,6 +336,23 @@ bool is_fake_quantize(const torch::jit::Module& module) {
 torch::jit::Module fake_quantize_observer(const torch::jit::Module& fake_quantize) {
   check_fake_quantize(fake_quantize, "fake_quantize_observer");
   return torch::jit::Module(attribute(fake_quantize, kObserverAttribute).toObject());
+}
+
+std::tuple<at::Tensor, at::Tensor> learnable_qparams(const torch::jit::Module& fake_quantize) {
+  TORCH_CHECK(is_learnable(fake_quantize), "learnable_qparams: ", fake_quantize.type()->name()->qualifiedName(),
+              " is not a LearnableFakeQuantize");
+  const double eps = attribute(fake_quantize, "eps").toTensor()[0].item<double>();
+  // self.scale.data.clamp_(min=eps): in place, outside autograd.
+  at::Tensor scale = attribute(fake_quantize, "scale").toTensor().variable_data();
+  scale.clamp_min_(eps);
+  const at::Tensor zero_point = attribute(fake_quantize, "zero_point")
+                                    .toTensor()
+                                    .detach()
+                                    .round()
+                                    .clamp(attribute(fake_quantize, "quant_min").toInt(),
+                                           attribute(fake_quantize, "quant_max").toInt())
+                                    .to(at::kLong);
+  return std::make_tuple(scale.detach(), zero_point);
 }
 
 FakeQuantizeConfig read_fake_quantize_config(const torch::jit::Module& fake_quantize) {

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <string>
+#include <tuple>
 
 #include <nlohmann/json_fwd.hpp>
 #include <torch/csrc/jit/api/module.h>
@@ -82,6 +83,14 @@ bool is_fake_quantize(const torch::jit::Module& module);
 torch::jit::Module fake_quantize_observer(const torch::jit::Module& fake_quantize);
 
 FakeQuantizeConfig read_fake_quantize_config(const torch::jit::Module& fake_quantize);
+
+// A LearnableFakeQuantize's calculate_qparams (upstream's
+// _LearnableFakeQuantize's: the scale clamped in place to eps, the zero point
+// rounded, clamped to [quant_min, quant_max] and int64), computed in C++
+// rather than by running the module's TorchScript method: torch 2.6's
+// TensorExpr fuser miscompiles that method's round().long() on CPU, so its
+// calls after the first return zero points of 0 (docs/quantizer.md).
+std::tuple<at::Tensor, at::Tensor> learnable_qparams(const torch::jit::Module& fake_quantize);
 
 // Upstream's enable_fake_quant / disable_fake_quant / enable_observer /
 // disable_observer, applied to every fake-quantize module in `root`'s tree

@@ -51,7 +51,7 @@ struct ObserverFacts {
   int64_t ch_axis = 0;
   double eps = observers::kFloat32Eps;
   bool derived = false;
-  // Set for a LearnableFakeQuantize: its calculate_qparams gives the qparams.
+  // Set for a LearnableFakeQuantize: its trained parameters give the qparams.
   c10::optional<Module> learned_from;
 };
 
@@ -78,30 +78,16 @@ ObserverFacts facts_of(const Module& observer) {
 }
 
 std::tuple<at::Tensor, at::Tensor> qparams_of(const Module& observer, const ObserverFacts& facts) {
-  if (facts.learned_from) {
-    // The module's calculate_qparams (upstream's _LearnableFakeQuantize's),
-    // computed here instead of run: convert reads the prepared module's fake
-    // quantizers, whose method the user may already have called, and torch
-    // 2.6's graph executor returns zero points of 0 from that method's
-    // optimized plan (its calls after the first; torch 1.13's does not).
-    const Module& fake_quantize = *facts.learned_from;
-    const double eps = fake_quantize.attr("eps").toTensor()[0].item<double>();
-    // self.scale.data.clamp_(min=eps): in place, outside autograd.
-    at::Tensor scale = fake_quantize.attr("scale").toTensor().variable_data();
-    scale.clamp_min_(eps);
-    const at::Tensor zero_point = fake_quantize.attr("zero_point")
-                                      .toTensor()
-                                      .detach()
-                                      .round()
-                                      .clamp(fake_quantize.attr("quant_min").toInt(),
-                                             fake_quantize.attr("quant_max").toInt())
-                                      .to(at::kLong);
-    return std::make_tuple(scale.detach(), zero_point);
-  }
+  if (facts.learned_from) return observers::learnable_qparams(*facts.learned_from);
   return facts.derived ? observers::derived_qparams(observer) : observers::calculate_qparams(observer);
 }
 
-bool holds_observer(const Module& child) {
+// Whether `module`'s attribute in `slot` is an observer, a derived observer
+// or a fake quantizer.
+bool slot_holds_observer(const Module& module, size_t slot) {
+  const c10::IValue& value = module._ivalue()->getSlot(slot);
+  if (!value.isObject() || !module.type()->getAttribute(slot)->cast<c10::ClassType>()) return false;
+  const Module child(value.toObject());
   return observers::is_observer(child) || observers::is_derived_observer(child) || observers::is_fake_quantize(child);
 }
 
@@ -301,9 +287,7 @@ std::vector<std::string> observer_attribute_names(const Module& module) {
   std::vector<std::string> names;
   const auto& type = module.type();
   for (size_t slot = 0; slot < type->numAttributes(); ++slot) {
-    const c10::IValue& value = module._ivalue()->getSlot(slot);
-    if (!value.isObject() || !type->getAttribute(slot)->cast<c10::ClassType>()) continue;
-    if (holds_observer(Module(value.toObject()))) names.push_back(type->getAttributeName(slot));
+    if (slot_holds_observer(module, slot)) names.push_back(type->getAttributeName(slot));
   }
   return names;
 }
@@ -313,9 +297,7 @@ void remove_observer_modules(Module& module) {
   // moves few slots); removing by name would scan the slots once more each.
   const auto& type = module.type();
   for (size_t slot = type->numAttributes(); slot-- > 0;) {
-    const c10::IValue& value = module._ivalue()->getSlot(slot);
-    if (!value.isObject() || !type->getAttribute(slot)->cast<c10::ClassType>()) continue;
-    if (holds_observer(Module(value.toObject()))) {
+    if (slot_holds_observer(module, slot)) {
       const std::string name = type->getAttributeName(slot);
       module._ivalue()->unsafeRemoveSlot(slot);
       type->unsafeRemoveAttribute(name);

@@ -4,6 +4,8 @@
 
 #include <ATen/ATen.h>
 #include <torch/csrc/jit/ir/irparser.h>
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/passes/constant_pooling.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/testing/file_check.h>
 
@@ -91,6 +93,74 @@ graph(%x : Tensor):
   return (%y))IR");
   p::eliminate_dead_code(graph);
   FileCheck().check("aten::add_")->check_not("aten::relu")->run(*graph);
+}
+
+
+// Constants of immutable types spread over the graph and a nested block, as
+// convert leaves them: equal ones merge, kept ones move to the front.
+const char* kScatteredConstants = R"IR(
+graph(%x : Tensor, %c : bool):
+  %one : int = prim::Constant[value=1]()
+  %a : Tensor = aten::add(%x, %x, %one)
+  %s : float = prim::Constant[value=0.5]()
+  %z : int = prim::Constant[value=0]()
+  %q : Tensor = quantized_decomposed::quantize_per_tensor(%a, %s, %z, %z, %one, %one)
+  %y : Tensor = prim::If(%c)
+    block0():
+      %one2 : int = prim::Constant[value=1]()
+      %s2 : float = prim::Constant[value=0.5]()
+      %none : NoneType = prim::Constant()
+      %name : str = prim::Constant[value="x"]()
+      %b : Tensor = aten::add(%q, %x, %one2)
+      %d : Tensor = aten::mul(%b, %s2)
+      -> (%d)
+    block1():
+      %s3 : float = prim::Constant[value=0.25]()
+      %e : Tensor = aten::mul(%q, %s3)
+      -> (%e)
+  %one3 : int = prim::Constant[value=1]()
+  %f : Tensor = aten::add(%y, %x, %one3)
+  return (%f))IR";
+
+TEST(PoolConstants, GivesTorchsGraphWhenEveryConstantIsImmutable) {
+  auto ours = parse(kScatteredConstants);
+  auto torchs = parse(kScatteredConstants);
+  p::pool_constants(ours);
+  torch::jit::ConstantPooling(torchs);
+  EXPECT_EQ(ours->toString(), torchs->toString());
+  // Something happened: the three 1s are one constant, at the front.
+  FileCheck().check_count("prim::Constant[value=1]", 1, /*exactly=*/true)->run(*ours);
+  EXPECT_EQ(ours->nodes().front()->kind(), c10::prim::Constant);
+}
+
+TEST(PoolConstants, LeavesTensorConstantsToTorchsAliasAnalysis) {
+  // Two equal tensor constants, one of them written in place: merging them
+  // would make the write visible through the other, and ConstantPooling keeps
+  // both. pool_constants must do the same.
+  auto build = [] {
+    auto graph = std::make_shared<torch::jit::Graph>();
+    torch::jit::Value* x = graph->addInput("x");
+    x->setType(c10::TensorType::get());
+    torch::jit::Value* t1 = graph->insertConstant(at::ones({2}));
+    torch::jit::Value* t2 = graph->insertConstant(at::ones({2}));
+    torch::jit::Value* one = graph->insertConstant(int64_t{1});
+    torch::jit::Value* written = graph->insert(c10::Symbol::fromQualString("aten::add_"), {t1, x, one});
+    torch::jit::Value* other = graph->insert(c10::Symbol::fromQualString("aten::mul"), {t2, x});
+    graph->registerOutput(graph->insert(c10::Symbol::fromQualString("aten::add"), {written, other, one}));
+    return graph;
+  };
+  auto ours = build();
+  auto torchs = build();
+  p::pool_constants(ours);
+  torch::jit::ConstantPooling(torchs);
+  EXPECT_EQ(ours->toString(), torchs->toString());
+  int tensor_constants = 0;
+  for (torch::jit::Node* node : ours->nodes()) {
+    if (node->kind() == c10::prim::Constant && node->output()->type()->isSubtypeOf(*c10::TensorType::get())) {
+      ++tensor_constants;
+    }
+  }
+  EXPECT_EQ(tensor_constants, 2);
 }
 
 }  // namespace

@@ -9,7 +9,6 @@
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/ir/constants.h>
-#include <torch/csrc/jit/passes/constant_pooling.h>
 #include <torch/csrc/jit/passes/constant_propagation.h>
 #include <torch/csrc/jit/runtime/graph_iterator.h>
 
@@ -200,7 +199,7 @@ torch::jit::Module convert_pt2e(const torch::jit::Module& prepared, const Conver
     passes::remove_unused_attributes(module);
   }
   passes::PassTimer step("clean up: constant pooling");
-  torch::jit::ConstantPooling(graph);
+  passes::pool_constants(graph);
   return module;
 }
 

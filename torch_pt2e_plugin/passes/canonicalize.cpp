@@ -5,7 +5,6 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/ir/constants.h>
-#include <torch/csrc/jit/passes/constant_pooling.h>
 #include <torch/csrc/jit/passes/constant_propagation.h>
 #include <torch/csrc/jit/passes/fuse_linear.h>
 #include <torch/csrc/jit/passes/inliner.h>
@@ -325,7 +324,7 @@ Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptio
   }
   refine_optional_tensor_attributes(*graph, frozen);
   eliminate_dead_code(graph);
-  torch::jit::ConstantPooling(graph);
+  pool_constants(graph);
   lift_tensor_constants(*graph, frozen);
   restore_traced_types(module, graph);
   // Training keeps the flags as reads; a traced module has them as constants.

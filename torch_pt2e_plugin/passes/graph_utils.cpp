@@ -1,10 +1,13 @@
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 
 #include <unordered_map>
+#include <unordered_set>
 
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/ir/node_hashing.h>
 #include <torch/csrc/jit/ir/scope.h>
+#include <torch/csrc/jit/passes/constant_pooling.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/runtime/graph_iterator.h>
 
@@ -88,6 +91,67 @@ void eliminate_dead_code(const std::shared_ptr<torch::jit::Graph>& graph) {
   } else {
     torch::jit::EliminateDeadCode(graph->block(), /*recurse=*/true);
   }
+}
+
+namespace {
+
+// Types alias analysis gives no memory location: a constant of one of them
+// can merge with an equal constant whatever the graph does. A whitelist (the
+// library does not export AliasDb::isMutableType), so anything else counts
+// as mutable and goes to ConstantPooling.
+bool is_immutable_constant_type(const c10::TypePtr& type) {
+  switch (type->kind()) {
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::FloatType:
+    case c10::TypeKind::ComplexType:
+    case c10::TypeKind::BoolType:
+    case c10::TypeKind::StringType:
+    case c10::TypeKind::NoneType:
+    case c10::TypeKind::DeviceObjType:
+      return true;
+    case c10::TypeKind::TupleType:
+      for (const c10::TypePtr& element : type->containedTypes()) {
+        if (!is_immutable_constant_type(element)) return false;
+      }
+      return true;
+    default:
+      return false;
+  }
+}
+
+void pool_block_constants(torch::jit::Block* block,
+                          std::unordered_set<Node*, torch::jit::HashNode, torch::jit::EqualNode>& kept) {
+  for (auto it = block->nodes().begin(); it != block->nodes().end();) {
+    Node* node = *it;
+    ++it;  // (node may move or die below)
+    if (!node->blocks().empty()) {
+      for (torch::jit::Block* nested : node->blocks()) pool_block_constants(nested, kept);
+      continue;
+    }
+    if (node->kind() != c10::prim::Constant) continue;
+    const auto inserted = kept.insert(node);
+    if (!inserted.second) {
+      node->replaceAllUsesWith(*inserted.first);
+      node->destroy();
+      continue;
+    }
+    Node* front = node->owningGraph()->block()->nodes().front();
+    if (node != front) node->moveBefore(front);
+  }
+}
+
+}  // namespace
+
+void pool_constants(const std::shared_ptr<torch::jit::Graph>& graph) {
+  std::shared_ptr<torch::jit::Graph> walked = graph;  // (the iterator takes a non-const reference)
+  for (torch::jit::DepthFirstGraphNodeIterator it(walked); Node* node = it.next();) {
+    if (node->kind() == c10::prim::Constant && !is_immutable_constant_type(node->output()->type())) {
+      torch::jit::ConstantPooling(graph);
+      return;
+    }
+  }
+  std::unordered_set<Node*, torch::jit::HashNode, torch::jit::EqualNode> kept;
+  pool_block_constants(graph->block(), kept);
 }
 
 Node* create_get_attr(torch::jit::Graph& graph, Value* object, const std::string& name, const c10::TypePtr& type) {

@@ -3,7 +3,6 @@
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/ir/irparser.h>
 #include <torch/csrc/jit/ir/subgraph_matcher.h>
-#include <torch/csrc/jit/passes/constant_pooling.h>
 #include <torch/csrc/jit/passes/subgraph_rewrite.h>
 
 #include "torch_pt2e_plugin/passes/graph_utils.h"
@@ -597,7 +596,7 @@ int64_t apply_reference_rewrite(std::shared_ptr<Graph>& graph, const ReferenceRe
 int64_t reference_representation(std::shared_ptr<Graph>& graph, ReferenceNumerics numerics) {
   // Patterns share one input among several uses (upstream's one quant_min for
   // x, y and out); that needs equal constants to be one value.
-  torch::jit::ConstantPooling(graph);
+  pool_constants(graph);
   int64_t rewritten = 0;
   for (const auto& rewrite : reference_rewrites(numerics)) rewritten += apply_reference_rewrite(graph, rewrite);
   eliminate_dead_code(graph);

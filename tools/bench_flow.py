@@ -19,6 +19,7 @@ import argparse
 import datetime
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -35,14 +36,21 @@ from torch_pt2e.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetr
 CLOCK = time.perf_counter
 
 
+def user_cpu():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_utime
+
+
 def median_time(fn, repeat):
-    times = []
+    """Median seconds of `repeat` calls by CLOCK, median user-CPU seconds of
+    them, and the last call's result."""
+    times, user_times = [], []
     result = None
     for _ in range(repeat):
-        start = CLOCK()
+        start, user_start = CLOCK(), user_cpu()
         result = fn()
         times.append(CLOCK() - start)
-    return statistics.median(times), result
+        user_times.append(user_cpu() - user_start)
+    return statistics.median(times), statistics.median(user_times), result
 
 
 def graph_nodes(module) -> int:
@@ -56,23 +64,24 @@ def graph_nodes(module) -> int:
 
 
 def time_pt2e(scripted, example, repeat, wrap_times=None):
-    """prepare and convert seconds; with a list `wrap_times`, also appends the
+    """prepare and convert seconds and their user-CPU seconds together; with a
+    list `wrap_times`, also appends the
     seconds torch's wrap_cpp_module (Python objects for every submodule, part
     of both timings) takes on the prepared and on the converted module."""
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
-    prepare_s, prepared = median_time(lambda: prepare_pt2e(scripted, quantizer), repeat)
+    prepare_s, prepare_user, prepared = median_time(lambda: prepare_pt2e(scripted, quantizer), repeat)
     # Untimed runs without the graph executor's optimizations, whose common
     # subexpression elimination takes minutes on the 100k-node graphs.
     with torch.no_grad(), torch.jit.optimized_execution(False):
         prepared(*example)
-    convert_s, converted = median_time(lambda: convert_pt2e(prepared), repeat)
+    convert_s, convert_user, converted = median_time(lambda: convert_pt2e(prepared), repeat)
     with torch.no_grad(), torch.jit.optimized_execution(False):
         converted(*example)  # the result runs
     if wrap_times is not None:
         wrap = torch.jit._recursive.wrap_cpp_module
         wrap_times.append(median_time(lambda: wrap(prepared._c), repeat)[0])
         wrap_times.append(median_time(lambda: wrap(converted._c), repeat)[0])
-    return prepare_s, convert_s
+    return prepare_s, convert_s, prepare_user + convert_user
 
 
 def time_quantize_jit(scripted, example, repeat):
@@ -81,11 +90,11 @@ def time_quantize_jit(scripted, example, repeat):
 
     torch.backends.quantized.engine = "qnnpack"
     qconfig_dict = {"": get_default_qconfig("qnnpack")}
-    prepare_s, prepared = median_time(lambda: prepare_jit(scripted, qconfig_dict), repeat)
+    prepare_s, prepare_user, prepared = median_time(lambda: prepare_jit(scripted, qconfig_dict), repeat)
     with torch.no_grad():
         prepared(*example)
-    convert_s, _ = median_time(lambda: convert_jit(prepared), repeat)
-    return prepare_s, convert_s
+    convert_s, convert_user, _ = median_time(lambda: convert_jit(prepared), repeat)
+    return prepare_s, convert_s, prepare_user + convert_user
 
 
 def with_batch_norm_statistics(model, shape):
@@ -148,8 +157,11 @@ def main():
         import torchvision
 
         print("Scripted torchvision models (s; ratio = PT2E / quantize_jit)")
+        print("(user ratio: the same totals in user CPU only; system time here is mostly the first")
+        print(" write to freshly mapped memory, e.g. the folded conv weights, which costs this virtual")
+        print(" machine about 4 ms per MB and varies from run to run; see BENCHMARKS.md)")
         print(f"{'model':<14}{'nodes':>7} | {'PT2E prep':>9} {'conv':>7} | {'jit prep':>9} {'conv':>7} | "
-              f"{'prep ratio':>10} {'conv ratio':>10} {'total ratio':>11}")
+              f"{'prep ratio':>10} {'conv ratio':>10} {'total ratio':>11} {'user ratio':>10}")
         for name in args.models.split(","):
             shape = (1, 3, 224, 224)
             model = with_batch_norm_statistics(getattr(torchvision.models, name)(), (2, 3, 224, 224))
@@ -159,7 +171,8 @@ def main():
             theirs = time_quantize_jit(scripted, example, args.repeat)
             print(f"{name:<14}{graph_nodes(scripted):>7} | {ours[0]:>9.3f} {ours[1]:>7.3f} | "
                   f"{theirs[0]:>9.3f} {theirs[1]:>7.3f} | {ours[0] / theirs[0]:>10.3f} "
-                  f"{ours[1] / theirs[1]:>10.3f} {sum(ours) / sum(theirs):>11.3f}")
+                  f"{ours[1] / theirs[1]:>10.3f} {(ours[0] + ours[1]) / (theirs[0] + theirs[1]):>11.3f} "
+                  f"{ours[2] / theirs[2]:>10.3f}")
         print()
 
     if args.synthetic_nodes:
@@ -176,7 +189,7 @@ def main():
             nodes = graph_nodes(scripted)
             example = (torch.randn(2, width),)
             wrap_times = []
-            prepare_s, convert_s = time_pt2e(scripted, example, args.repeat, wrap_times)
+            prepare_s, convert_s, _ = time_pt2e(scripted, example, args.repeat, wrap_times)
             print(f"{blocks:>7}{nodes:>8} | {prepare_s:>9.3f} {convert_s:>9.3f} | "
                   f"{(prepare_s + convert_s) / nodes * 1e6:>8.1f} | {wrap_times[0]:>9.3f} {wrap_times[1]:>9.3f}",
                   flush=True)

@@ -64,10 +64,10 @@ def graph_nodes(module) -> int:
 
 
 def time_pt2e(scripted, example, repeat, wrap_times=None):
-    """prepare and convert seconds and their user-CPU seconds together; with a
-    list `wrap_times`, also appends the
-    seconds torch's wrap_cpp_module (Python objects for every submodule, part
-    of both timings) takes on the prepared and on the converted module."""
+    """prepare and convert seconds, and the user-CPU seconds of both together;
+    with a list `wrap_times`, also appends the seconds torch's wrap_cpp_module
+    (Python objects for every submodule, part of both timings) takes on the
+    prepared and on the converted module."""
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
     prepare_s, prepare_user, prepared = median_time(lambda: prepare_pt2e(scripted, quantizer), repeat)
     # Untimed runs without the graph executor's optimizations, whose common

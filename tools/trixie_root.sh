@@ -60,9 +60,10 @@ ensure() {
 run() {
   ensure
   ensure_mounts
-  # Each run binds this checkout at its own mount point, so several checkouts
-  # (CI, worktrees) can use the root at once.
-  target="/work/$(echo "$REPO" | md5sum | cut -c1-12)"
+  # Each run binds this checkout at its own mount point inside the root
+  # (/checkouts/<hash of its path>), so several checkouts (CI, worktrees) can
+  # use the root at once.
+  target="/checkouts/$(echo "$REPO" | md5sum | cut -c1-12)"
   mkdir -p "$ROOT$target"
   mountpoint -q "$ROOT$target" || mount --bind "$REPO" "$ROOT$target"
   trap 'umount "$ROOT$target" 2>/dev/null || true' EXIT

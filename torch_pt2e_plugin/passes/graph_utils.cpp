@@ -19,6 +19,16 @@ using torch::jit::Value;
 
 namespace {
 
+// Whether some node of `graph`, nested blocks included, satisfies `predicate`.
+template <typename Predicate>
+bool any_node(const std::shared_ptr<torch::jit::Graph>& graph, Predicate predicate) {
+  std::shared_ptr<torch::jit::Graph> walked = graph;  // (the iterator takes a non-const reference)
+  for (torch::jit::DepthFirstGraphNodeIterator it(walked); Node* node = it.next();) {
+    if (predicate(node)) return true;
+  }
+  return false;
+}
+
 // ClassType's attribute lookup by name scans every attribute, which makes a
 // pass over an nn.Sequential of N blocks quadratic (the top class has N
 // attributes). Slots are cached per class; a cached slot is used only after
@@ -77,15 +87,11 @@ c10::optional<at::Tensor> attribute_tensor(Value* v, const torch::jit::Module& o
 c10::optional<c10::IValue> constant_value(Value* v) { return torch::jit::toIValue(v); }
 
 void eliminate_dead_code(const std::shared_ptr<torch::jit::Graph>& graph) {
-  bool writes = false;
-  std::shared_ptr<torch::jit::Graph> walked = graph;  // (the iterator takes a non-const reference)
-  for (torch::jit::DepthFirstGraphNodeIterator it(walked); Node* node = it.next();) {
+  const bool writes = any_node(graph, [](Node* node) {
     const c10::FunctionSchema* schema = node->maybeSchema();
-    if (schema != nullptr ? schema->is_mutable() : !node->kind().is_prim()) {
-      writes = true;  // (an op without a schema is not known not to write)
-      break;
-    }
-  }
+    // (an op without a schema is not known not to write)
+    return schema != nullptr ? schema->is_mutable() : !node->kind().is_prim();
+  });
   if (writes) {
     torch::jit::EliminateDeadCode(graph);
   } else {
@@ -143,12 +149,12 @@ void pool_block_constants(torch::jit::Block* block,
 }  // namespace
 
 void pool_constants(const std::shared_ptr<torch::jit::Graph>& graph) {
-  std::shared_ptr<torch::jit::Graph> walked = graph;  // (the iterator takes a non-const reference)
-  for (torch::jit::DepthFirstGraphNodeIterator it(walked); Node* node = it.next();) {
-    if (node->kind() == c10::prim::Constant && !is_immutable_constant_type(node->output()->type())) {
-      torch::jit::ConstantPooling(graph);
-      return;
-    }
+  const bool mutable_constant = any_node(graph, [](Node* node) {
+    return node->kind() == c10::prim::Constant && !is_immutable_constant_type(node->output()->type());
+  });
+  if (mutable_constant) {
+    torch::jit::ConstantPooling(graph);
+    return;
   }
   std::unordered_set<Node*, torch::jit::HashNode, torch::jit::EqualNode> kept;
   pool_block_constants(graph->block(), kept);

@@ -44,11 +44,11 @@ void eliminate_dead_code(const std::shared_ptr<torch::jit::Graph>& graph);
 // cannot matter. ConstantPooling merges equal constants and moves each kept
 // one to the front of the graph; it builds alias analysis for the whole graph
 // (about 0.1 s per 10k nodes) only to decide whether two equal constants of a
-// mutable type (tensors, lists) may become one value. For a constant of an
-// immutable type (numbers, strings, None, devices, tuples of those) the
-// answer is always yes. On graphs whose constants are
-// all immutable this walk is ConstantPooling's, merge for merge and move for
-// move; any other graph goes to ConstantPooling itself.
+// mutable type (tensors, lists) may become one value. For constants of
+// immutable types (numbers, strings, None, devices, tuples of those) the
+// answer is always yes, so on graphs with only those this walk is
+// ConstantPooling's, merge for merge and move for move; any other graph goes
+// to ConstantPooling itself.
 void pool_constants(const std::shared_ptr<torch::jit::Graph>& graph);
 
 // A `prim::GetAttr` of `object`'s attribute `name`, of the given type, not

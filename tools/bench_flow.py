@@ -29,6 +29,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "torch_pt2e_plugin", "python"))
 import torch_pt2e  # noqa: E402
+from torch_pt2e._wrap import wrap_cpp_module  # noqa: E402
 from torch_pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e  # noqa: E402
 from torch_pt2e.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config  # noqa: E402
 
@@ -65,9 +66,9 @@ def graph_nodes(module) -> int:
 
 def time_pt2e(scripted, example, repeat, wrap_times=None):
     """prepare and convert seconds, and the user-CPU seconds of both together;
-    with a list `wrap_times`, also appends the seconds torch's wrap_cpp_module
-    (Python objects for every submodule, part of both timings) takes on the
-    prepared and on the converted module."""
+    with a list `wrap_times`, also appends the seconds that the Python module
+    tree of the prepared and of the converted module takes: torch_pt2e's
+    wrap_cpp_module (part of both timings) and, side by side, torch's."""
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
     prepare_s, prepare_user, prepared = median_time(lambda: prepare_pt2e(scripted, quantizer), repeat)
     # Untimed runs without the graph executor's optimizations, whose common
@@ -78,9 +79,9 @@ def time_pt2e(scripted, example, repeat, wrap_times=None):
     with torch.no_grad(), torch.jit.optimized_execution(False):
         converted(*example)  # the result runs
     if wrap_times is not None:
-        wrap = torch.jit._recursive.wrap_cpp_module
-        wrap_times.append(median_time(lambda: wrap(prepared._c), repeat)[0])
-        wrap_times.append(median_time(lambda: wrap(converted._c), repeat)[0])
+        for module in (prepared, converted):
+            for wrap in (wrap_cpp_module, torch.jit._recursive.wrap_cpp_module):
+                wrap_times.append(median_time(lambda: wrap(module._c), repeat)[0])
     return prepare_s, convert_s, prepare_user + convert_user
 
 
@@ -178,9 +179,11 @@ def main():
     if args.synthetic_nodes:
         width = 8
         print(f"Synthetic residual Linear+ReLU stacks (width {width}), PT2E flow")
-        print("(wrap: of those, torch.jit._recursive.wrap_cpp_module on the prepared / converted module)")
+        print("(wrap: of those, the Python module tree of the prepared / converted module, with")
+        print(" torch_pt2e._wrap.wrap_cpp_module as the flow makes it, and with torch's own")
+        print(" torch.jit._recursive.wrap_cpp_module side by side)")
         print(f"{'blocks':>7}{'nodes':>8} | {'prepare s':>9} {'convert s':>9} | {'us/node':>8} | "
-              f"{'wrap prep':>9} {'wrap conv':>9}")
+              f"{'wrap prep':>9} {'torch':>7} {'wrap conv':>9} {'torch':>7}")
         probe = torch.jit.script(ResidualStack(10, width).eval())
         nodes_per_block = graph_nodes(probe) / 10
         for target in (int(n) for n in args.synthetic_nodes.split(",")):
@@ -191,7 +194,8 @@ def main():
             wrap_times = []
             prepare_s, convert_s, _ = time_pt2e(scripted, example, args.repeat, wrap_times)
             print(f"{blocks:>7}{nodes:>8} | {prepare_s:>9.3f} {convert_s:>9.3f} | "
-                  f"{(prepare_s + convert_s) / nodes * 1e6:>8.1f} | {wrap_times[0]:>9.3f} {wrap_times[1]:>9.3f}",
+                  f"{(prepare_s + convert_s) / nodes * 1e6:>8.1f} | {wrap_times[0]:>9.3f} {wrap_times[1]:>7.3f} "
+                  f"{wrap_times[2]:>9.3f} {wrap_times[3]:>7.3f}",
                   flush=True)
 
 

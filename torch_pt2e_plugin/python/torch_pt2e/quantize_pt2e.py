@@ -16,6 +16,7 @@ from typing import Any, Optional, Sequence
 import torch
 
 from . import _annotations
+from ._wrap import wrap_cpp_module
 from .graph_view import GraphModuleView
 from .quantizer.quantizer import Quantizer
 
@@ -25,7 +26,7 @@ register_derive_qparams_fn = _annotations.register_derive_qparams_fn
 
 
 def _wrap(cpp_module) -> torch.jit.ScriptModule:
-    return torch.jit._recursive.wrap_cpp_module(cpp_module)
+    return wrap_cpp_module(cpp_module)
 
 
 def _check_script_module(model, fn: str) -> None:

@@ -19,6 +19,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional
 
 import torch
 
+from .._wrap import wrap_cpp_module
 from . import _bridge
 from .quantizer import QuantizationSpec
 
@@ -140,4 +141,4 @@ def propagate_annotation(model) -> None:
 
 def _convert_scalars_to_attrs(model):
     """Scalar operands of add/mul become float32 buffers (XNNPACKQuantizer.transform_for_annotation)."""
-    return torch.jit._recursive.wrap_cpp_module(torch.ops.torch_pt2e.xnnpack_transform_for_annotation(model._c))
+    return wrap_cpp_module(torch.ops.torch_pt2e.xnnpack_transform_for_annotation(model._c))

@@ -12,6 +12,7 @@
 #include <torch/csrc/jit/passes/constant_propagation.h>
 #include <torch/csrc/jit/runtime/graph_iterator.h>
 
+#include "torch_pt2e_plugin/jit/class_attributes.h"
 #include "torch_pt2e_plugin/observers/derived_observer.h"
 #include "torch_pt2e_plugin/passes/canonicalize.h"
 #include "torch_pt2e_plugin/passes/convert_observers.h"
@@ -54,44 +55,6 @@ void check_no_uses_of(std::shared_ptr<torch::jit::Graph>& graph, const std::unor
                 "' in ", node->output()->uses()[0].user->kind().toQualString(),
                 "; convert_pt2e converts only calls of an observer's forward in the top-level block");
   }
-}
-
-// prepared.clone without the given attributes (convert's observers).
-// Module::clone refuses to drop attributes that a method it keeps reads, so
-// forward (canonical modules have no other method) is left out of the clone
-// and copied here as Module::clone_method copies a method: its graph and
-// schema with each module type mapped to its clone's. The observer types
-// stay as they are; convert replaces every read of an observer.
-torch::jit::Module clone_without(const torch::jit::Module& prepared, const std::unordered_set<std::string>& dropped) {
-  torch::jit::Module module = prepared.clone(/*inplace=*/true, /*ignored_method=*/{"forward"}, dropped);
-  std::unordered_map<c10::TypePtr, c10::TypePtr> clones;
-  std::vector<std::pair<torch::jit::Module, torch::jit::Module>> pending{{prepared, module}};
-  while (!pending.empty()) {
-    const auto [from, to] = pending.back();
-    pending.pop_back();
-    clones.emplace(from.type(), to.type());
-    std::unordered_map<std::string, size_t> to_slots;
-    for (size_t i = 0; i < to.type()->numAttributes(); ++i) to_slots.emplace(to.type()->getAttributeName(i), i);
-    for (size_t i = 0; i < from.type()->numAttributes(); ++i) {
-      if (!from.type()->getAttribute(i)->is_module()) continue;
-      const auto slot = to_slots.find(from.type()->getAttributeName(i));
-      if (slot == to_slots.end()) continue;  // dropped
-      pending.emplace_back(torch::jit::Module(from._ivalue()->getSlot(i).toObject()),
-                           torch::jit::Module(to._ivalue()->getSlot(slot->second).toObject()));
-    }
-  }
-  const auto remap = [&](c10::TypePtr type) {
-    const auto it = clones.find(type);
-    return it == clones.end() ? type : it->second;
-  };
-  const torch::jit::Function& forward = prepared.get_method("forward").function();
-  auto graph = torch::jit::toGraphFunction(forward).graph()->copy();
-  graph->remapTypes(remap);
-  torch::jit::Function* copied = module._ivalue()->compilation_unit()->create_function(
-      c10::QualifiedName(*module.type()->name(), "forward"), graph);
-  module.type()->addMethod(copied);
-  copied->setSchema(forward.getSchema().cloneWithRemappedTypes(remap));
-  return module;
 }
 
 }  // namespace
@@ -145,7 +108,9 @@ torch::jit::Module convert_pt2e(const torch::jit::Module& prepared, const Conver
   for (auto& name : passes::observer_attribute_names(prepared)) {
     if (!options.derived_qparams.count(name)) observer_names.insert(std::move(name));
   }
-  torch::jit::Module module = clone_without(prepared, observer_names);
+  // (jit::clone_module, unlike Module::clone, drops attributes that forward
+  // still reads: convert replaces those reads.)
+  torch::jit::Module module = jit::clone_module(prepared, /*ignored_methods=*/{}, observer_names);
   clone_timer.reset();
   for (const auto& entry : options.derived_qparams) {
     TORCH_CHECK(module.hasattr(entry.first) && module.attr(entry.first).isObject(),

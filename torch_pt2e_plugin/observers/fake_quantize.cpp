@@ -5,6 +5,7 @@
 #include <c10/util/Exception.h>
 #include <nlohmann/json.hpp>
 
+#include "torch_pt2e_plugin/jit/class_attributes.h"
 #include "torch_pt2e_plugin/observers/observer.h"
 
 namespace torch_pt2e {
@@ -276,8 +277,8 @@ FakeQuantizeConfig fake_quantize_config(const std::string& class_name, const nlo
 torch::jit::Module add_fake_quantize(torch::jit::Module& owner, const std::string& name,
                                      const FakeQuantizeConfig& config) {
   validate(config.observer);
-  TORCH_CHECK(!owner.hasattr(name), "add_fake_quantize: ", owner.type()->name()->qualifiedName(),
-              " already has an attribute named \"", name, "\"");
+  TORCH_CHECK(!owner.hasattr(name) && !owner.type()->hasConstant(name), "add_fake_quantize: ",
+              owner.type()->name()->qualifiedName(), " already has an attribute named \"", name, "\"");
   const auto range = quant_range(config.observer);
   TORCH_CHECK(range.has_value(), "add_fake_quantize: the observer has no quantization range");
   const bool fused = config.kind == FakeQuantizeKind::kFusedMovingAvgObsFakeQuantize;
@@ -323,7 +324,7 @@ torch::jit::Module add_fake_quantize(torch::jit::Module& owner, const std::strin
   fq.register_attribute("quant_max", c10::IntType::get(), range->second);
   add_observer(fq, kObserverAttribute, config.observer);
   fq.define(methods_for(config.kind));
-  owner.register_module(name, fq);
+  jit::append_attribute(owner, name, fq.type(), fq._ivalue());  // (`name` was checked above)
   return fq;
 }
 

@@ -10,6 +10,8 @@
 #include <torch/csrc/jit/frontend/resolver.h>
 #include <torch/csrc/jit/frontend/sugared_value.h>
 
+#include "torch_pt2e_plugin/jit/class_attributes.h"
+
 namespace torch_pt2e {
 namespace observers {
 namespace {
@@ -216,14 +218,31 @@ std::vector<Attribute> attributes_for(const ObserverConfig& c, bool training) {
   return a;
 }
 
-// An existing class can be reused when it has exactly these attributes
-// (names, types, buffer flags) and both methods.
-bool class_matches(const c10::ClassTypePtr& cls, const std::vector<Attribute>& attributes) {
-  if (!cls->is_module() || cls->numAttributes() != attributes.size()) return false;
-  for (const auto& attribute : attributes) {
-    const auto slot = cls->findAttributeSlot(attribute.name);
-    if (!slot || *cls->getAttribute(*slot) != *attribute.type || cls->is_buffer(*slot) != attribute.is_buffer) {
+// Whether `cls` has exactly these attributes in this order (a class this
+// file made from the same configuration kind): checked slot by slot.
+bool class_has_in_order(const c10::ClassType& cls, const std::vector<Attribute>& attributes) {
+  if (cls.numAttributes() != attributes.size()) return false;
+  for (size_t slot = 0; slot < attributes.size(); ++slot) {
+    const Attribute& attribute = attributes[slot];
+    if (cls.getAttributeName(slot) != attribute.name || *cls.getAttribute(slot) != *attribute.type ||
+        cls.is_buffer(slot) != attribute.is_buffer) {
       return false;
+    }
+  }
+  return true;
+}
+
+// An existing class can be reused when it has exactly these attributes
+// (names, types, buffer flags) and both methods. `in_order`: it lists them
+// in this order (as classes this file made do), already checked.
+bool class_matches(const c10::ClassTypePtr& cls, const std::vector<Attribute>& attributes, bool in_order) {
+  if (!cls->is_module() || cls->numAttributes() != attributes.size()) return false;
+  if (!in_order) {
+    for (const auto& attribute : attributes) {
+      const auto slot = cls->findAttributeSlot(attribute.name);
+      if (!slot || *cls->getAttribute(*slot) != *attribute.type || cls->is_buffer(*slot) != attribute.is_buffer) {
+        return false;
+      }
     }
   }
   return cls->findMethod("forward") && cls->findMethod("calculate_qparams");
@@ -267,11 +286,17 @@ torch::jit::Module register_observer(torch::jit::Module& owner, const std::strin
   const c10::QualifiedName class_name(std::string(observer_qualified_prefix()) + kind_name(config.kind));
 
   const c10::ClassTypePtr existing = cu->get_class(class_name);
-  const bool reuse = existing && class_matches(existing, attributes);
+  const bool in_order = existing && class_has_in_order(*existing, attributes);
+  const bool reuse = existing && class_matches(existing, attributes, in_order);
   torch::jit::Module observer =
       reuse ? torch::jit::Module(cu, existing) : torch::jit::Module(class_name, cu, /*shouldMangle=*/true);
-  for (const auto& a : attributes) {
-    observer.register_attribute(a.name, a.type, a.value, /*is_param=*/false, a.is_buffer);
+  if (reuse && in_order) {
+    // The usual case: slot by slot, without register_attribute's lookups by name.
+    for (size_t slot = 0; slot < attributes.size(); ++slot) observer._ivalue()->setSlot(slot, attributes[slot].value);
+  } else {
+    for (const auto& a : attributes) {
+      observer.register_attribute(a.name, a.type, a.value, /*is_param=*/false, a.is_buffer);
+    }
   }
   if (!reuse) observer.define(methods_source(config.kind), std::make_shared<TorchOpsResolver>());
   if (declared_elsewhere) {
@@ -281,10 +306,14 @@ torch::jit::Module register_observer(torch::jit::Module& owner, const std::strin
                 ", which a ", kind_name(config.kind),
                 " cannot fill; use another name or give the owner its own class (Module::clone)");
   }
-  // register_module by slot: each lookup by name scans all of owner's
-  // attributes, and the flow adds thousands of observers to one module.
-  const size_t slot = declared_elsewhere ? *declared_slot : owner.type()->addAttribute(name, observer.type());
-  owner._ivalue()->setSlot(slot, observer._ivalue());
+  // register_module by slot, without its scans of all of owner's attributes
+  // by name (the flow adds thousands of observers to one module); the
+  // callers made sure `name` is free.
+  if (declared_elsewhere) {
+    owner._ivalue()->setSlot(*declared_slot, observer._ivalue());
+  } else {
+    jit::append_attribute(owner, name, observer.type(), observer._ivalue());
+  }
   return observer;
 }
 

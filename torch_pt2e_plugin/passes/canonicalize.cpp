@@ -13,6 +13,7 @@
 #include <torch/csrc/jit/passes/shape_analysis.h>
 #include <torch/csrc/jit/runtime/graph_iterator.h>
 
+#include "torch_pt2e_plugin/jit/class_attributes.h"
 #include "torch_pt2e_plugin/passes/conv_bn_weights.h"
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 #include "torch_pt2e_plugin/passes/pass_timer.h"
@@ -201,7 +202,10 @@ void inline_and_fold_attributes(Module& module, bool fold_training) {
     // Tuples built by one inlined call and unpacked by its caller (traced
     // multi-output modules such as GRU) become plain values.
     PassTimer timer("canonicalize: lower tuples");
-    torch::jit::LowerSimpleTuples(graph);
+    // The block form: the graph form adds a whole-graph EliminateDeadCode
+    // with alias analysis (0.8 s at 100k nodes), which the dead code
+    // elimination below does as well.
+    torch::jit::LowerSimpleTuples(graph->block());
   }
   PassTimer timer("canonicalize: dce");
   eliminate_dead_code(graph);
@@ -295,7 +299,7 @@ Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptio
   // all the passes together on a large model.
   Module frozen = [&] {
     PassTimer timer("canonicalize: clone");
-    return module.clone(/*inplace=*/true);
+    return jit::clone_module(module);
   }();
   make_parameters_leaves(frozen);
   {

@@ -11,6 +11,8 @@
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/runtime/graph_iterator.h>
 
+#include "torch_pt2e_plugin/jit/class_attributes.h"
+
 namespace torch_pt2e {
 namespace passes {
 
@@ -180,9 +182,8 @@ namespace {
 // Registers `value` under `name`, which no attribute of `module` has yet.
 Value* register_tensor_attribute(torch::jit::Module& module, torch::jit::Graph& graph, const std::string& name,
                                  const at::Tensor& value, bool is_parameter) {
-  // register_attribute would look the fresh name up twice more, each a scan of all attributes.
-  const size_t slot = module.type()->addAttribute(name, c10::TensorType::get(), is_parameter, !is_parameter);
-  module._ivalue()->setSlot(slot, value);
+  jit::append_attribute(module, name, c10::TensorType::get(), value,
+                        is_parameter ? c10::AttributeKind::PARAMETER : c10::AttributeKind::BUFFER);
   torch::jit::WithInsertPoint guard(graph.param_node()->next());
   Node* get = graph.insertNode(create_get_attr(graph, graph.inputs()[0], name, c10::TensorType::get()));
   get->output()->setDebugName(name);

@@ -156,7 +156,7 @@ class ObserverInserter {
         if (observers::is_fake_quantize_kind_name(plain.observer_or_fake_quant_ctr.name)) {
           instance.module = observers::add_fake_quantize(module_, instance.name, fake_quantize_config_for(plain));
         } else {
-          instance.module = observers::add_observer_with_new_name(module_, instance.name, config_for(plain));
+          instance.module = observers::add_observer_with_new_name(module_, instance.name, cached_config_for(plain));
         }
         break;
       }
@@ -199,6 +199,15 @@ class ObserverInserter {
     call_names_[instance.name] = id;
     ++result_.observers;
     return *instance.module;
+  }
+
+  // config_for(spec), made once per spec: specs are shared by many
+  // instances (a quantizer's config has a few), and each config is a JSON
+  // round trip.
+  const observers::ObserverConfig& cached_config_for(const quantizer::QuantizationSpec& spec) {
+    auto it = configs_.find(&spec);
+    if (it == configs_.end()) it = configs_.emplace(&spec, config_for(spec)).first;
+    return it->second;
   }
 
   // unique_attribute_name's choice, without its scan of the module per name.
@@ -295,6 +304,7 @@ class ObserverInserter {
   std::unordered_map<int64_t, int64_t> group_instance_;
   std::unordered_map<EdgeOrNode, int64_t, quantizer::EdgeOrNodeHash> key_instance_;
   std::unordered_map<std::string, int64_t> call_names_;
+  std::unordered_map<const quantizer::QuantizationSpec*, observers::ObserverConfig> configs_;
   c10::optional<AttributeNames> taken_names_;  // made on the first fresh name
   int64_t next_index_ = 0;
   InsertObserversResult result_;

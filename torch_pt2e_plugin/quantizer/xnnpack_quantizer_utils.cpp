@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
+#include <initializer_list>
 #include <map>
 #include <unordered_set>
 
@@ -22,7 +22,19 @@ using torch::jit::Module;
 using torch::jit::Node;
 using torch::jit::Value;
 
-using OpSet = std::vector<std::string>;
+// Operator spellings ("aten::add.Tensor") and the node kinds they belong to
+// ("aten::add"): is_op tests a node's kind, an interned symbol, before
+// building its schema name, since every annotator asks about every node.
+struct OpSet {
+  OpSet(std::initializer_list<std::string> operator_names) : names(operator_names) {
+    for (const std::string& name : names) {
+      const c10::Symbol kind = c10::Symbol::fromQualString(name.substr(0, name.find('.')));
+      if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
+    }
+  }
+  std::vector<std::string> names;
+  std::vector<c10::Symbol> kinds;
+};
 
 // Operator spellings of canonical TorchScript graphs (scripted and traced).
 // FX's add.Tensor(x, 2) is TorchScript's add.Scalar(x, 2); in-place forms
@@ -55,17 +67,9 @@ constexpr size_t kConvGroups = 6;  // conv{N}d and conv_transpose{N}d alike
 constexpr double kHistcUpperBound = 3.4028235e15;
 
 bool is_op(const Node* node, const OpSet& ops) {
-  if (!passes::is_operator_node(node)) return false;
-  // The kind filters first: building the schema name of every node for every
-  // annotator would cost more than the annotators' own work.
-  const char* kind = node->kind().toQualString();
-  const size_t kind_length = std::strlen(kind);
-  const bool kind_matches = std::any_of(ops.begin(), ops.end(), [&](const std::string& op) {
-    return op.compare(0, kind_length, kind) == 0 && (op.size() == kind_length || op[kind_length] == '.');
-  });
-  if (!kind_matches) return false;
+  if (std::find(ops.kinds.begin(), ops.kinds.end(), node->kind()) == ops.kinds.end()) return false;
   const std::string name = passes::schema_name(node);
-  return std::find(ops.begin(), ops.end(), name) != ops.end();
+  return std::find(ops.names.begin(), ops.names.end(), name) != ops.names.end();
 }
 
 // The value standing for an operator node in partitions and filters.
@@ -586,7 +590,7 @@ const std::vector<std::string>& annotator_names() {
 const Annotator& find_annotator(const std::string& name) { return find_registered(name).annotator; }
 
 const std::vector<std::string>& pattern_operators(const std::string& annotator) {
-  return *find_registered(annotator).operators;
+  return find_registered(annotator).operators->names;
 }
 
 bool is_share_obs_or_fq_op(const Node* node) { return is_op(node, kShareObserverOps); }

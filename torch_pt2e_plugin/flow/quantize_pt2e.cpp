@@ -1,13 +1,10 @@
 #include "torch_pt2e_plugin/flow/quantize_pt2e.h"
 
 #include <memory>
-#include <unordered_map>
 #include <unordered_set>
 #include <utility>
-#include <vector>
 
 #include <c10/util/Exception.h>
-#include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/passes/constant_propagation.h>
 #include <torch/csrc/jit/runtime/graph_iterator.h>

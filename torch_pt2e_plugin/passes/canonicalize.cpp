@@ -1,5 +1,7 @@
 #include "torch_pt2e_plugin/passes/canonicalize.h"
 
+#include <algorithm>
+#include <initializer_list>
 #include <unordered_set>
 
 #include <ATen/ATen.h>
@@ -168,6 +170,14 @@ bool is_constant_attribute(const c10::IValue& value) {
   return false;
 }
 
+// Whether a node of one of these kinds is in the graph (nested blocks included).
+bool has_node_of_kind(std::shared_ptr<Graph> graph, std::initializer_list<c10::Symbol> kinds) {
+  for (torch::jit::DepthFirstGraphNodeIterator it(graph); Node* node = it.next();) {
+    if (std::find(kinds.begin(), kinds.end(), node->kind()) != kinds.end()) return true;
+  }
+  return false;
+}
+
 // freeze_module's effect on what quantizers see, in linear time (freeze_module
 // itself is quadratic in the number of submodules): calls inlined, non-tensor
 // attributes folded to constants, the branches they decide removed. Tensor
@@ -309,25 +319,33 @@ Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptio
   }
   auto graph = frozen.get_method("forward").graph();
   PassTimer timer("canonicalize: rewrites");
+  bool rewritten = false;
   {
     PassTimer step("canonicalize: conv/linear forms");
-    rewrite_convolution_calls(graph, frozen);
-    torch::jit::FuseLinear(graph);
+    rewritten |= rewrite_convolution_calls(graph, frozen);
+    // FuseLinear's pattern matching costs about 4 us per node even where no
+    // node could start a match; its patterns start with these kinds.
+    if (has_node_of_kind(graph, {c10::aten::addmm, c10::aten::matmul, c10::aten::t})) {
+      torch::jit::FuseLinear(graph);
+      rewritten = true;
+    }
   }
   {
     PassTimer step("canonicalize: remove mutation");
-    torch::jit::RemoveTensorMutation(graph);
+    rewritten |= torch::jit::RemoveTensorMutation(graph);
   }
   PassTimer fold_step("canonicalize: fold conv-bn, lift");
   if (options.fold_conv_bn) {
     WeightArena arena;
     for (auto it = graph->nodes().begin(); it != graph->nodes().end();) {
       Node* node = *it++;
-      if (node->kind() == c10::aten::batch_norm) fold_conv_bn(node, frozen, arena);
+      if (node->kind() == c10::aten::batch_norm) rewritten |= fold_conv_bn(node, frozen, arena);
     }
   }
   refine_optional_tensor_attributes(*graph, frozen);
-  eliminate_dead_code(graph);
+  // The graph had no dead code after inline_and_fold_attributes; only the
+  // rewrites above leave some (the inputs of the nodes they replaced).
+  if (rewritten) eliminate_dead_code(graph);
   pool_constants(graph);
   lift_tensor_constants(*graph, frozen);
   restore_traced_types(module, graph);

@@ -141,24 +141,35 @@ int64_t fold_quantize(Module& module) {
 int64_t remove_unused_attributes(Module& module) {
   auto graph = module.get_method("forward").graph();
   eliminate_dead_code(graph);
-  // (object, attribute) pairs the graph reads, including module-valued ones.
-  std::unordered_set<std::string> used;
-  auto key = [](const c10::ivalue::Object* object, const std::string& name) {
-    return std::to_string(reinterpret_cast<uintptr_t>(object)) + "/" + name;
+  // (object, slot) pairs the graph reads, including module-valued ones.
+  struct ReadHash {
+    size_t operator()(const std::pair<const c10::ivalue::Object*, size_t>& read) const {
+      return std::hash<const void*>()(read.first) * 31 + read.second;
+    }
   };
+  std::unordered_set<std::pair<const c10::ivalue::Object*, size_t>, ReadHash> used;
   for (Node* node : graph->nodes()) {
     if (node->kind() != c10::prim::GetAttr) continue;
-    const auto ref = resolve_attribute(node->output(), module);
-    if (ref) used.insert(key(ref->holder._ivalue().get(), ref->name));
+    if (const auto read = resolve_attribute_slot(node->output(), module)) used.emplace(read->holder.get(), read->slot);
   }
-  // Group instances by type: an attribute leaves a type only when no
-  // instance of that type is read (types are shared between instances).
+  // Instances by type, in the order named_modules() meets them: an
+  // attribute leaves a type only when no instance of that type is read
+  // (types are shared between instances).
   std::unordered_map<const c10::ClassType*, std::vector<Module>> instances;
   std::vector<Module> order;
-  for (const auto& child : module.named_modules()) {
-    auto& list = instances[child.value.type().get()];
-    if (list.empty()) order.push_back(child.value);
-    list.push_back(child.value);
+  std::vector<Module> stack{module};
+  while (!stack.empty()) {
+    const Module current = stack.back();
+    stack.pop_back();
+    auto& list = instances[current.type().get()];
+    if (list.empty()) order.push_back(current);
+    list.push_back(current);
+    const auto& type = *current.type();
+    // (reversed onto the stack, so children are met in slot order, depth first)
+    for (size_t slot = type.numAttributes(); slot-- > 0;) {
+      const c10::IValue& value = current._ivalue()->getSlot(slot);
+      if (type.getAttribute(slot)->is_module() && value.isObject()) stack.emplace_back(value.toObject());
+    }
   }
   int64_t removed = 0;
   // Children before parents, so a submodule emptied here can leave its parent too.
@@ -167,20 +178,21 @@ int64_t remove_unused_attributes(Module& module) {
     const auto type = representative.type();
     // Methods other than the top module's forward may read attributes.
     if (!type->methods().empty() && type != module.type()) continue;
-    std::vector<std::string> names;
-    for (size_t slot = 0; slot < type->numAttributes(); ++slot) {
+    // Last slot first, so that removing one leaves the slots still to visit where they are.
+    for (size_t slot = type->numAttributes(); slot-- > 0;) {
       const auto& attribute_type = type->getAttribute(slot);
       const bool tensor_like = attribute_type->isSubtypeOf(*c10::TensorType::get()) ||
                                attribute_type->isSubtypeOf(*c10::OptionalType::ofTensor());
       const bool empty_module = attribute_type->cast<c10::ClassType>() &&
                                 attribute_type->cast<c10::ClassType>()->numAttributes() == 0;
-      if (tensor_like || empty_module) names.push_back(type->getAttributeName(slot));
-    }
-    for (const auto& name : names) {
-      bool read = false;
-      for (const Module& instance : instances.at(type.get())) read |= used.count(key(instance._ivalue().get(), name)) > 0;
+      if (!tensor_like && !empty_module) continue;
+      const auto& all = instances.at(type.get());
+      const bool read = std::any_of(all.begin(), all.end(), [&](const Module& instance) {
+        return used.count({instance._ivalue().get(), slot}) > 0;
+      });
       if (read) continue;
-      for (const Module& instance : instances.at(type.get())) instance._ivalue()->unsafeRemoveAttr(name);
+      const std::string name = type->getAttributeName(slot);
+      for (const Module& instance : all) instance._ivalue()->unsafeRemoveSlot(slot);
       type->unsafeRemoveAttribute(name);
       ++removed;
     }

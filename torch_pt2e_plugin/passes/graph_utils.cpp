@@ -74,6 +74,27 @@ c10::optional<AttributeRef> resolve_attribute(Value* v, const torch::jit::Module
   return AttributeRef{torch::jit::Module(holder), names[0], path + names[0]};
 }
 
+c10::optional<AttributeSlot> resolve_attribute_slot(Value* v, const torch::jit::Module& owner) {
+  Node* get = v->node();
+  if (get->kind() != c10::prim::GetAttr) return c10::nullopt;
+  Value* object = get->input();
+  c10::intrusive_ptr<c10::ivalue::Object> holder;
+  if (object->node()->kind() == c10::prim::GetAttr) {
+    const auto parent = resolve_attribute_slot(object, owner);
+    if (!parent) return c10::nullopt;
+    const c10::IValue& child = parent->holder->getSlot(parent->slot);
+    if (!child.isObject()) return c10::nullopt;
+    holder = child.toObject();
+  } else {
+    const auto& graph_inputs = v->owningGraph()->inputs();
+    if (graph_inputs.empty() || object != graph_inputs[0]) return c10::nullopt;
+    holder = owner._ivalue();
+  }
+  const auto slot = attribute_slot(*holder->type(), get->s(c10::attr::name));
+  if (!slot) return c10::nullopt;
+  return AttributeSlot{std::move(holder), *slot};
+}
+
 c10::optional<c10::IValue> attribute_value(Value* v, const torch::jit::Module& owner) {
   const auto ref = resolve_attribute(v, owner);
   if (!ref) return c10::nullopt;

@@ -22,6 +22,14 @@ struct AttributeRef {
 };
 c10::optional<AttributeRef> resolve_attribute(torch::jit::Value* v, const torch::jit::Module& owner);
 
+// The object and slot a value reads: resolve_attribute without the names
+// and path, for passes that look up every read of a large graph.
+struct AttributeSlot {
+  c10::intrusive_ptr<c10::ivalue::Object> holder;
+  size_t slot;
+};
+c10::optional<AttributeSlot> resolve_attribute_slot(torch::jit::Value* v, const torch::jit::Module& owner);
+
 // The attribute's current value (tensor, module, ...), if `v` reads one.
 c10::optional<c10::IValue> attribute_value(torch::jit::Value* v, const torch::jit::Module& owner);
 

@@ -220,6 +220,7 @@ void XNNPACKQuantizer::annotate(Module& module, AnnotationTable& annotations) {
                   "' (submodules: ", list.empty() ? std::string("none") : list, ")");
     }
   }
+  const NodeIndexScope node_index(*module.get_method("forward").graph());
   std::vector<NodeFilter> module_filters;
   for (const auto& entry : module_name_config_) {
     const NodeFilter filter = module_name_filter(entry.first);

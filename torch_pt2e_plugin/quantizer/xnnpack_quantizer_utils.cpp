@@ -4,7 +4,9 @@
 #include <cmath>
 #include <initializer_list>
 #include <map>
+#include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include <c10/util/Exception.h>
 
@@ -93,7 +95,45 @@ std::vector<Node*> users_of(Value* value) {
 
 size_t num_users(Value* value) { return users_of(value).size(); }
 
-std::vector<Node*> nodes_of(Graph& graph) { return {graph.nodes().begin(), graph.nodes().end()}; }
+}  // namespace
+
+// The top block's nodes by kind, each list in graph order with positions.
+struct NodeIndexScope::Index {
+  explicit Index(Graph& g) : graph(&g) {
+    int64_t position = 0;
+    for (Node* node : g.nodes()) by_kind[node->kind()].emplace_back(position++, node);
+  }
+  const Graph* graph;
+  std::unordered_map<c10::Symbol, std::vector<std::pair<int64_t, Node*>>> by_kind;
+};
+
+namespace {
+
+thread_local const NodeIndexScope::Index* current_index = nullptr;
+
+// The top block's nodes whose kind is one of `ops`' kinds, in graph order.
+std::vector<Node*> nodes_of(Graph& graph, const OpSet& ops) {
+  std::vector<std::pair<int64_t, Node*>> found;
+  if (current_index != nullptr && current_index->graph == &graph) {
+    for (const c10::Symbol kind : ops.kinds) {
+      const auto it = current_index->by_kind.find(kind);
+      if (it != current_index->by_kind.end()) found.insert(found.end(), it->second.begin(), it->second.end());
+    }
+    if (ops.kinds.size() > 1) std::sort(found.begin(), found.end());
+  } else {
+    int64_t position = 0;
+    for (Node* node : graph.nodes()) {
+      if (std::find(ops.kinds.begin(), ops.kinds.end(), node->kind()) != ops.kinds.end()) {
+        found.emplace_back(position, node);
+      }
+      ++position;
+    }
+  }
+  std::vector<Node*> nodes;
+  nodes.reserve(found.size());
+  for (const auto& entry : found) nodes.push_back(entry.second);
+  return nodes;
+}
 
 class Annotating {
  public:
@@ -292,7 +332,7 @@ void annotate_pattern(Annotating& a, const Partition& partition, Node* first, Qu
 
 std::vector<Partition> annotate_linear(Annotating& a) {
   std::vector<Partition> partitions;
-  for (Node* node : nodes_of(a.graph())) {
+  for (Node* node : nodes_of(a.graph(), kLinear)) {
     if (!is_op(node, kLinear) || !a.passes(rep(node))) continue;
     if (a.is_annotated({rep(node)})) continue;
     WeightedPattern pattern = weighted_pattern(a, node, a.weight(), {rep(node)});
@@ -309,7 +349,7 @@ std::vector<Partition> annotate_linear(Annotating& a) {
 
 std::vector<Partition> annotate_linear_relu(Annotating& a) {
   std::vector<Partition> partitions;
-  for (Node* relu : nodes_of(a.graph())) {
+  for (Node* relu : nodes_of(a.graph(), kRelu)) {
     if (!is_op(relu, kRelu)) continue;
     Node* linear = op_node(relu->input(kInput));
     if (!linear || !is_op(linear, kLinear) || num_users(linear->output()) > 1) continue;
@@ -325,7 +365,7 @@ std::vector<Partition> annotate_linear_relu(Annotating& a) {
 std::vector<Partition> annotate_conv(Annotating& a, bool transpose) {
   const OpSet& convs = transpose ? kConvTranspose : kConv;
   std::vector<Partition> partitions;
-  for (Node* conv : nodes_of(a.graph())) {
+  for (Node* conv : nodes_of(a.graph(), convs)) {
     if (!is_op(conv, convs)) continue;
     // conv -> relu is left to conv_relu.
     const auto users = users_of(conv->output());
@@ -351,7 +391,7 @@ std::vector<Partition> annotate_conv(Annotating& a, bool transpose) {
 std::vector<Partition> annotate_conv_relu(Annotating& a, bool transpose) {
   const OpSet& convs = transpose ? kConvTranspose : kConv;
   std::vector<Partition> partitions;
-  for (Node* relu : nodes_of(a.graph())) {
+  for (Node* relu : nodes_of(a.graph(), kRelu)) {
     if (!is_op(relu, kRelu)) continue;
     Node* conv = op_node(relu->input(kInput));
     if (!conv || !is_op(conv, convs) || num_users(conv->output()) > 1) continue;
@@ -374,7 +414,7 @@ std::vector<Partition> annotate_conv_relu(Annotating& a, bool transpose) {
 std::vector<Partition> annotate_conv_bn(Annotating& a, bool has_relu, bool transpose) {
   const OpSet& convs = transpose ? kConvTranspose : kConv;
   std::vector<Partition> partitions;
-  for (Node* conv : nodes_of(a.graph())) {
+  for (Node* conv : nodes_of(a.graph(), convs)) {
     if (!is_op(conv, convs)) continue;
     const auto conv_users = users_of(conv->output());
     if (conv_users.size() != 1 || !is_op(conv_users[0], kBatchNorm)) continue;
@@ -400,7 +440,7 @@ std::vector<Partition> annotate_conv_bn(Annotating& a, bool has_relu, bool trans
 // carry, so each result's spec goes on the input edges of its users.
 std::vector<Partition> annotate_gru_io_only(Annotating& a) {
   std::vector<Partition> partitions;
-  for (Node* gru : nodes_of(a.graph())) {
+  for (Node* gru : nodes_of(a.graph(), kGru)) {
     if (!is_op(gru, kGru)) continue;
     const Partition partition = {gru->input(0), gru->input(1), rep(gru)};
     if (a.is_annotated(partition) || !a.passes(rep(gru))) continue;
@@ -421,7 +461,7 @@ std::vector<Partition> annotate_gru_io_only(Annotating& a) {
 
 std::vector<Partition> annotate_adaptive_avg_pool2d(Annotating& a) {
   std::vector<Partition> partitions;
-  for (Node* pool : nodes_of(a.graph())) {
+  for (Node* pool : nodes_of(a.graph(), kAdaptiveAvgPool2d)) {
     if (!is_op(pool, kAdaptiveAvgPool2d) || !a.passes(rep(pool))) continue;
     if (a.is_annotated({rep(pool)})) continue;
     partitions.push_back({rep(pool)});
@@ -443,7 +483,7 @@ std::vector<Partition> annotate_adaptive_avg_pool2d(Annotating& a) {
 // scalar or not a float tensor.
 std::vector<Partition> annotate_binary(Annotating& a, const OpSet& ops, bool has_relu, bool is_mul) {
   std::vector<Partition> partitions;
-  for (Node* node : nodes_of(a.graph())) {
+  for (Node* node : nodes_of(a.graph(), has_relu ? kRelu : ops)) {
     Node* op = node;
     Node* relu = nullptr;
     if (has_relu) {
@@ -501,7 +541,7 @@ bool has_annotated_qparam_source(Annotating& a, Value* value) {
 
 std::vector<Partition> annotate_cat(Annotating& a) {
   std::vector<Partition> partitions;
-  for (Node* cat : nodes_of(a.graph())) {
+  for (Node* cat : nodes_of(a.graph(), kCat)) {
     if (!is_op(cat, kCat)) continue;
     // The filter applies as in torch 2.6 (ExecuTorch's cat annotator ignores it).
     Node* list = cat->input(0)->node();
@@ -597,7 +637,7 @@ bool is_share_obs_or_fq_op(const Node* node) { return is_op(node, kShareObserver
 
 void propagate_annotation(Module& module, AnnotationTable& annotations) {
   Graph& graph = *module.get_method("forward").graph();
-  for (Node* node : nodes_of(graph)) {
+  for (Node* node : nodes_of(graph, kShareObserverOps)) {
     if (!is_share_obs_or_fq_op(node) || node->inputs().empty()) continue;
     Value* previous = node->input(kInput);
     Node* producer = op_node(previous);
@@ -614,6 +654,12 @@ void propagate_annotation(Module& module, AnnotationTable& annotations) {
     annotations.set(node, std::move(annotation));
   }
 }
+
+NodeIndexScope::NodeIndexScope(Graph& graph) : index_(new Index(graph)), previous_(current_index) {
+  current_index = index_.get();
+}
+
+NodeIndexScope::~NodeIndexScope() { current_index = previous_; }
 
 }  // namespace quantizer
 }  // namespace torch_pt2e

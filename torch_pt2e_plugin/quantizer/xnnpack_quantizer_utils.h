@@ -24,6 +24,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,25 @@ void propagate_annotation(torch::jit::Module& module, AnnotationTable& annotatio
 // "aten::add.Tensor", ...), the sets XNNPACKQuantizer.set_operator_type
 // selects patterns by.
 const std::vector<std::string>& pattern_operators(const std::string& annotator);
+
+// While one is alive, the annotators (and propagate_annotation) running on
+// `graph` share one index of its nodes by kind instead of each walking every
+// node: XNNPACKQuantizer::annotate runs about twenty of them on one graph,
+// and a walk of a 100k-node graph is mostly cache misses. The graph must not
+// gain or lose nodes meanwhile (annotators only annotate).
+class NodeIndexScope {
+ public:
+  explicit NodeIndexScope(torch::jit::Graph& graph);
+  ~NodeIndexScope();
+  NodeIndexScope(const NodeIndexScope&) = delete;
+  NodeIndexScope& operator=(const NodeIndexScope&) = delete;
+
+  struct Index;
+
+ private:
+  std::unique_ptr<Index> index_;
+  const Index* previous_;
+};
 
 // Whether `node` is one of the observer-sharing ops propagate_annotation follows.
 bool is_share_obs_or_fq_op(const torch::jit::Node* node);

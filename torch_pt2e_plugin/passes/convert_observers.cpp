@@ -1,8 +1,10 @@
 #include "torch_pt2e_plugin/passes/convert_observers.h"
 
 #include <cstring>
+#include <initializer_list>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/ir/constants.h>
@@ -21,7 +23,6 @@ namespace {
 
 using torch::jit::Graph;
 using torch::jit::Module;
-using torch::jit::NamedValue;
 using torch::jit::Node;
 using torch::jit::Value;
 
@@ -162,12 +163,28 @@ class ObserverConverter {
 
   // dequantize's out_dtype: the observed value's dtype when it is known and
   // not float32, else its default (None).
-  std::vector<NamedValue> dequantize_kwargs(Value* input) {
+  Value* dequantize_out_dtype(Value* input) {
     const auto type = input->type()->cast<c10::TensorType>();
     if (type && type->scalarType() && *type->scalarType() != at::kFloat) {
-      return {NamedValue("out_dtype", constant(static_cast<int64_t>(*type->scalarType())))};
+      return constant(static_cast<int64_t>(*type->scalarType()));
     }
-    return {NamedValue("out_dtype", constant(c10::IValue()))};
+    return constant(c10::IValue());
+  }
+
+  // A quantize / dequantize node with every argument of its schema given, in
+  // schema order, at the insert point. Graph::insert would find the overload
+  // by matching each candidate schema against the arguments, which on a large
+  // model is a good part of convert; the kind alone is given here and the
+  // overload is found from the inputs' types when a pass asks for the schema
+  // (checked once per kind, so an unregistered op still fails here).
+  Value* insert_op(c10::Symbol kind, std::initializer_list<Value*> inputs) {
+    Node* node = graph_.insertNode(graph_.create(kind, inputs, /*num_outputs=*/1));
+    node->output()->setType(c10::TensorType::get());
+    if (checked_kinds_.insert(kind).second) {
+      TORCH_CHECK(node->maybeSchema() != nullptr, "convert_pt2e: no schema of ", kind.toQualString(),
+                  " takes these arguments; is the quantized_decomposed library loaded?");
+    }
+    return node->output();
   }
 
   // Constant nodes for literal arguments, at the graph's start, each shared
@@ -218,9 +235,9 @@ class ObserverConverter {
       Value* qmin = constant(range.first);
       Value* qmax = constant(range.second);
       Value* dtype_value = constant(dtype);
-      Value* q = graph_.insert(kQuantizePerChannel, {input, scale_value, zp_value, axis, qmin, qmax, dtype_value});
-      Value* dq = graph_.insert(kDequantizePerChannel, {q, scale_value, zp_value, axis, qmin, qmax, dtype_value},
-                                dequantize_kwargs(input));
+      Value* q = insert_op(kQuantizePerChannel, {input, scale_value, zp_value, axis, qmin, qmax, dtype_value});
+      Value* dq = insert_op(kDequantizePerChannel,
+                            {q, scale_value, zp_value, axis, qmin, qmax, dtype_value, dequantize_out_dtype(input)});
       result.quantize = q->node();
       result.dequantize = dq->node();
       return;
@@ -232,9 +249,9 @@ class ObserverConverter {
     Value* qmin = constant(range.first);
     Value* qmax = constant(range.second);
     Value* dtype_value = constant(dtype);
-    Value* q = graph_.insert(kQuantizePerTensor, {input, scale_literal, zp_literal, qmin, qmax, dtype_value});
-    Value* dq = graph_.insert(kDequantizePerTensor, {q, scale_literal, zp_literal, qmin, qmax, dtype_value},
-                              dequantize_kwargs(input));
+    Value* q = insert_op(kQuantizePerTensor, {input, scale_literal, zp_literal, qmin, qmax, dtype_value});
+    Value* dq = insert_op(kDequantizePerTensor,
+                          {q, scale_literal, zp_literal, qmin, qmax, dtype_value, dequantize_out_dtype(input)});
     result.quantize = q->node();
     result.dequantize = dq->node();
   }
@@ -260,9 +277,9 @@ class ObserverConverter {
     graph_.insertNode(choose);
     TORCH_CHECK(choose->maybeSchema() != nullptr, "convert_pt2e: quantized_decomposed::choose_qparams",
                 symmetric ? "_symmetric" : "", ".tensor is not registered");
-    Value* q = graph_.insert(kQuantizePerTensor, {input, choose->output(0), choose->output(1), qmin, qmax, dtype_value});
-    Value* dq = graph_.insert(kDequantizePerTensor, {q, choose->output(0), choose->output(1), qmin, qmax, dtype_value},
-                              dequantize_kwargs(input));
+    Value* q = insert_op(kQuantizePerTensor, {input, choose->output(0), choose->output(1), qmin, qmax, dtype_value});
+    Value* dq = insert_op(kDequantizePerTensor, {q, choose->output(0), choose->output(1), qmin, qmax, dtype_value,
+                                                 dequantize_out_dtype(input)});
     result.quantize = q->node();
     result.dequantize = dq->node();
   }
@@ -271,6 +288,7 @@ class ObserverConverter {
   const Module& observers_;
   Graph& graph_;
   std::map<std::pair<int, int64_t>, Value*> constants_;  // by kind (None, int, float) and value bits
+  std::unordered_set<c10::Symbol> checked_kinds_;         // kinds insert_op has found a schema for
   int64_t per_channel_ = 0;
   c10::optional<AttributeNames> names_;  // made on the first per-channel observer
 };

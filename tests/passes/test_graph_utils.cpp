@@ -95,6 +95,43 @@ graph(%x : Tensor):
   FileCheck().check("aten::add_")->check_not("aten::relu")->run(*graph);
 }
 
+TEST(EliminateDeadCode, LeavesAGraphWithoutDeadCodeAsItIs) {
+  const std::string ir = R"IR(
+graph(%x : Tensor, %c : bool):
+  %one : int = prim::Constant[value=1]()
+  %a : Tensor = aten::add(%x, %x, %one)
+  %y : Tensor = prim::If(%c)
+    block0():
+      %b : Tensor = aten::relu(%a)
+      -> (%b)
+    block1():
+      -> (%a)
+  return (%y))IR";
+  auto ours = parse(ir);
+  const std::string before = ours->toString();
+  p::eliminate_dead_code(ours);
+  EXPECT_EQ(ours->toString(), before);
+}
+
+TEST(EliminateDeadCode, TrimsAnUnusedIfOutputAndWhatOnlyItUsed) {
+  // Every node's output is used except the if's second one: torch's pass
+  // removes that output and the relu its block returned.
+  const std::string ir = R"IR(
+graph(%x : Tensor, %c : bool):
+  %y : Tensor, %unused : Tensor = prim::If(%c)
+    block0():
+      %b : Tensor = aten::relu(%x)
+      -> (%x, %b)
+    block1():
+      -> (%x, %x)
+  return (%y))IR";
+  auto ours = parse(ir);
+  auto torchs = parse(ir);
+  p::eliminate_dead_code(ours);
+  torch::jit::EliminateDeadCode(torchs);
+  EXPECT_EQ(ours->toString(), torchs->toString());
+  FileCheck().check_not("aten::relu")->run(*ours);
+}
 
 // Constants of immutable types spread over the graph and a nested block, as
 // convert leaves them: equal ones merge, kept ones move to the front.

@@ -1,5 +1,6 @@
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -110,6 +111,18 @@ c10::optional<at::Tensor> attribute_tensor(Value* v, const torch::jit::Module& o
 c10::optional<c10::IValue> constant_value(Value* v) { return torch::jit::toIValue(v); }
 
 void eliminate_dead_code(const std::shared_ptr<torch::jit::Graph>& graph) {
+  // Dead code needs a node none of whose outputs is used (or an if/loop with
+  // an unused output, whose block returns dead code elimination also trims):
+  // following uses from any other node leads to the graph's return. Without
+  // one, neither version below would remove anything, and the check costs
+  // far less than either (no operator lookups, no alias analysis).
+  const bool may_be_dead = any_node(graph, [](Node* node) {
+    const auto outputs = node->outputs();
+    const auto used = [](const Value* output) { return output->hasUses(); };
+    return node->blocks().empty() ? std::none_of(outputs.begin(), outputs.end(), used)
+                                  : !std::all_of(outputs.begin(), outputs.end(), used);
+  });
+  if (!may_be_dead) return;
   const bool writes = any_node(graph, [](Node* node) {
     const c10::FunctionSchema* schema = node->maybeSchema();
     // (an op without a schema is not known not to write)

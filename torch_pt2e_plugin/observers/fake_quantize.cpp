@@ -27,8 +27,10 @@ def forward(self, X: Tensor) -> Tensor:
         _scale = _scale.to(self.scale.device)
         _zero_point = _zero_point.to(self.zero_point.device)
         if self.scale.size() != _scale.size():
-            self.scale.resize_(_scale.size())
-            self.zero_point.resize_(_zero_point.size())
+            # New storages, not resize_: buffers loaded by torch.jit.load cannot be resized.
+            self.scale.set_(torch.empty(_scale.size(), dtype=self.scale.dtype, device=self.scale.device))
+            self.zero_point.set_(torch.empty(_zero_point.size(), dtype=self.zero_point.dtype,
+                                             device=self.zero_point.device))
         self.scale.copy_(_scale)
         self.zero_point.copy_(_zero_point)
     if bool(self.fake_quant_enabled[0] == 1):
@@ -46,6 +48,13 @@ def calculate_qparams(self) -> Tuple[Tensor, Tensor]:
 
 constexpr const char* kFusedMethods = R"(
 def forward(self, X: Tensor) -> Tensor:
+    if self.is_per_channel and self.scale.numel() != X.size(self.ch_axis):
+        # The op resizes these in place on its first per-channel call, which a buffer
+        # loaded by torch.jit.load cannot do: the same values in new storages first.
+        self.scale.set_(self.scale.clone())
+        self.zero_point.set_(self.zero_point.clone())
+        self.activation_post_process.min_val.set_(self.activation_post_process.min_val.clone())
+        self.activation_post_process.max_val.set_(self.activation_post_process.max_val.clone())
     return torch.fused_moving_avg_obs_fake_quant(X, self.observer_enabled, self.fake_quant_enabled,
                                                  self.activation_post_process.min_val,
                                                  self.activation_post_process.max_val, self.scale, self.zero_point,

@@ -43,7 +43,10 @@ std::tuple<at::Tensor, at::Tensor> aminmax_as_float(const at::Tensor& x) {
 }
 
 void set_state(const at::Tensor& state, const at::Tensor& value) {
-  if (!state.sizes().equals(value.sizes())) state.resize_(value.sizes());
+  // A new storage rather than resize_: a buffer that torch.jit.load made
+  // cannot be resized, and a prepared model saved before calibration has
+  // empty per-channel statistics.
+  if (!state.sizes().equals(value.sizes())) state.set_(at::empty(value.sizes(), state.options()));
   state.copy_(value);
 }
 

@@ -10,10 +10,12 @@
 #include <torch/csrc/jit/ir/constants.h>
 
 #include "kernels/checks.h"
+#include "torch_pt2e_plugin/jit/class_attributes.h"
 #include "torch_pt2e_plugin/observers/derived_observer.h"
 #include "torch_pt2e_plugin/observers/fake_quantize.h"
 #include "torch_pt2e_plugin/observers/observer.h"
 #include "torch_pt2e_plugin/observers/observer_config.h"
+#include "torch_pt2e_plugin/passes/attribute_groups.h"
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 #include "torch_pt2e_plugin/passes/observer_calls.h"
 
@@ -104,10 +106,12 @@ class ObserverConverter {
     // first, then one of observers_.
     std::unordered_map<std::string, c10::intrusive_ptr<c10::ivalue::Object>> objects;
     for (const Module* owner : {static_cast<const Module*>(&module_), &observers_}) {
-      const auto& type = *owner->type();
-      for (size_t i = 0; i < type.numAttributes(); ++i) {
-        const c10::IValue& value = owner->_ivalue()->getSlot(i);
-        if (value.isObject()) objects.emplace(type.getAttributeName(i), value.toObject());
+      for (const Module& holder : attribute_holders(*owner, kObserverGroupsAttribute)) {
+        const auto& type = *holder.type();
+        for (size_t i = 0; i < type.numAttributes(); ++i) {
+          const c10::IValue& value = holder._ivalue()->getSlot(i);
+          if (value.isObject()) objects.emplace(type.getAttributeName(i), value.toObject());
+        }
       }
     }
     std::vector<std::pair<Node*, Module>> calls;
@@ -117,6 +121,9 @@ class ObserverConverter {
         if (it != objects.end()) calls.emplace_back(node, Module(it->second));
       }
     }
+    // Per-channel scales and zero points, two per call at most, go on the
+    // module or, for very many, into groups (passes/attribute_groups.h).
+    qparam_holders_.emplace(module_, graph_, kQParamGroupsAttribute, 2 * static_cast<int64_t>(calls.size()));
     std::vector<ConvertedObserver> converted;
     for (const auto& call : calls) converted.push_back(convert(call.first, call.second));
     return converted;
@@ -150,9 +157,7 @@ class ObserverConverter {
     }
     Value* replacement = result.dequantize ? result.dequantize->output() : input;
     call->output()->replaceAllUsesWith(replacement);
-    Node* get = call->input(0)->node();
-    call->destroy();
-    if (!get->hasUses()) get->destroy();
+    destroy_observer_call(call);
     return result;
   }
 
@@ -169,6 +174,16 @@ class ObserverConverter {
       return constant(static_cast<int64_t>(*type->scalarType()));
     }
     return constant(c10::IValue());
+  }
+
+  // A buffer of the module (or of a group) under a fresh name from `base`,
+  // read right where its holder is defined.
+  Value* qparam_attribute(const std::string& base, const at::Tensor& value) {
+    if (!names_) names_.emplace(module_);
+    const std::string name = names_->take_unique(base);
+    const AttributeGroups::Holder holder = qparam_holders_->next();
+    jit::append_attribute(holder.module, name, c10::TensorType::get(), value, c10::AttributeKind::BUFFER);
+    return insert_attribute_read(graph_, holder.read, name, c10::TensorType::get());
   }
 
   // A quantize / dequantize node with every argument of its schema given, in
@@ -224,12 +239,9 @@ class ObserverConverter {
     const auto range = range_or_fail(facts, "static");
     const int64_t dtype = static_cast<int64_t>(observers::integer_dtype(facts.dtype));
     if (observers::is_per_channel(facts.qscheme)) {
-      if (!names_) names_.emplace(module_);
       const std::string index = std::to_string(per_channel_++);
-      Value* scale_value = add_tensor_attribute(module_, graph_, *names_, "_scale_" + index, scale,
-                                                /*is_parameter=*/false);
-      Value* zp_value = add_tensor_attribute(module_, graph_, *names_, "_zero_point_" + index, zero_point,
-                                             /*is_parameter=*/false);
+      Value* scale_value = qparam_attribute("_scale_" + index, scale);
+      Value* zp_value = qparam_attribute("_zero_point_" + index, zero_point);
       // add_tensor_attribute puts the GetAttr at the graph start; the insert point stays at the call.
       Value* axis = constant(facts.ch_axis);
       Value* qmin = constant(range.first);
@@ -291,6 +303,7 @@ class ObserverConverter {
   std::unordered_set<c10::Symbol> checked_kinds_;         // kinds insert_op has found a schema for
   int64_t per_channel_ = 0;
   c10::optional<AttributeNames> names_;  // made on the first per-channel observer
+  c10::optional<AttributeGroups> qparam_holders_;  // made once the calls are known
 };
 
 }  // namespace
@@ -305,7 +318,9 @@ std::vector<std::string> observer_attribute_names(const Module& module) {
   std::vector<std::string> names;
   const auto& type = module.type();
   for (size_t slot = 0; slot < type->numAttributes(); ++slot) {
-    if (slot_holds_observer(module, slot)) names.push_back(type->getAttributeName(slot));
+    if (slot_holds_observer(module, slot) || type->getAttributeName(slot) == kObserverGroupsAttribute) {
+      names.push_back(type->getAttributeName(slot));
+    }
   }
   return names;
 }
@@ -315,7 +330,7 @@ void remove_observer_modules(Module& module) {
   // moves few slots); removing by name would scan the slots once more each.
   const auto& type = module.type();
   for (size_t slot = type->numAttributes(); slot-- > 0;) {
-    if (slot_holds_observer(module, slot)) {
+    if (slot_holds_observer(module, slot) || type->getAttributeName(slot) == kObserverGroupsAttribute) {
       const std::string name = type->getAttributeName(slot);
       module._ivalue()->unsafeRemoveSlot(slot);
       type->unsafeRemoveAttribute(name);

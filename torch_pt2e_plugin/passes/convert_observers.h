@@ -6,7 +6,9 @@
 //   static per-tensor:  x -> quantize_per_tensor(x, scale, zp, qmin, qmax, dtype) -> dequantize_per_tensor(...)
 //                       (scale and zero point as literals)
 //   static per-channel: x -> quantize_per_channel(x, %scale, %zp, axis, ...) -> dequantize_per_channel(...)
-//                       (scale and zero point as attributes of the top module)
+//                       (scale and zero point as attributes of the top module, or
+//                       of groups under `_qparams_groups` for very many:
+//                       passes/attribute_groups.h)
 //   dynamic:            choose_qparams[_symmetric].tensor(x, qmin, qmax, eps, dtype)
 //                       -> quantize_per_tensor.tensor -> dequantize_per_tensor.tensor
 //   float16:            convert_element_type.no_fuse(x, fp16) -> convert_element_type.no_fuse(., fp32)
@@ -26,6 +28,9 @@
 namespace torch_pt2e {
 namespace passes {
 
+// The submodule holding the groups of per-channel qparams, where convert makes very many.
+constexpr const char* kQParamGroupsAttribute = "_qparams_groups";
+
 struct ConvertedObserver {
   torch::jit::Node* quantize = nullptr;    // null when the observer was removed
   torch::jit::Node* dequantize = nullptr;
@@ -43,7 +48,7 @@ std::vector<ConvertedObserver> convert_observers(torch::jit::Module& module);
 std::vector<ConvertedObserver> convert_observers(torch::jit::Module& module, const torch::jit::Module& observers);
 
 // The names of the module's attributes that hold observers, derived
-// observers or fake quantizers, in slot order.
+// observers or fake quantizers (or their groups), in slot order.
 std::vector<std::string> observer_attribute_names(const torch::jit::Module& module);
 
 // Deletes the observer submodules (and derived observers) from the module.

@@ -8,6 +8,8 @@
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/ir/constants.h>
 
+#include "torch_pt2e_plugin/jit/class_attributes.h"
+#include "torch_pt2e_plugin/passes/attribute_groups.h"
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 #include "torch_pt2e_plugin/passes/qdq_nodes.h"
 
@@ -120,6 +122,8 @@ int64_t fold_quantize(Module& module) {
   }
   ConstantEvaluator evaluator(module);
   AttributeNames names(module);
+  // On the module, or in groups when there are very many (passes/attribute_groups.h).
+  AttributeGroups holders(module, *graph, kFrozenParamGroupsAttribute, static_cast<int64_t>(quantizes.size()));
   int64_t folded = 0;
   std::vector<Node*> folded_nodes;
   for (Node* q : quantizes) {
@@ -127,8 +131,11 @@ int64_t fold_quantize(Module& module) {
     if (!input || !input->isTensor()) continue;
     const auto result = evaluator.evaluate(q->output());
     if (!result || !result->isTensor()) continue;
-    Value* attribute = add_tensor_attribute(module, *graph, names, "_frozen_param" + std::to_string(folded),
-                                            result->toTensor(), /*is_parameter=*/false);
+    const std::string name = names.take_unique("_frozen_param" + std::to_string(folded));
+    const AttributeGroups::Holder holder = holders.next();
+    jit::append_attribute(holder.module, name, c10::TensorType::get(), result->toTensor(),
+                          c10::AttributeKind::BUFFER);
+    Value* attribute = insert_attribute_read(*graph, holder.read, name, c10::TensorType::get());
     copy_metadata(q, attribute->node());
     q->output()->replaceAllUsesWith(attribute);
     folded_nodes.push_back(q);

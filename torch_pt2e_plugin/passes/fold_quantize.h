@@ -8,8 +8,10 @@
 //   GetAttr(weight) -> [t] -> quantize -> dequantize -> op
 //   GetAttr(_frozen_param0: int8)      -> dequantize -> op
 //
-// The quantized tensor becomes a buffer `_frozen_param<N>` of the top module;
-// the quantize and the ops that only fed it are deleted. Dequantize (and
+// The quantized tensor becomes a buffer `_frozen_param<N>` of the top module
+// (of groups under `_frozen_param_groups` when there are very many:
+// passes/attribute_groups.h); the quantize and the ops that only fed it are
+// deleted. Dequantize (and
 // convert_element_type) nodes are never folded. Returns the number folded.
 // Precondition of this in-place pass: `module` has not run forward yet
 // (TorchScript caches the optimized graph on the first run); clone a module
@@ -20,6 +22,8 @@
 
 namespace torch_pt2e {
 namespace passes {
+
+constexpr const char* kFrozenParamGroupsAttribute = "_frozen_param_groups";
 
 int64_t fold_quantize(torch::jit::Module& module);
 

@@ -203,6 +203,16 @@ Node* create_get_attr(torch::jit::Graph& graph, Value* object, const std::string
   return get;
 }
 
+Value* insert_attribute_read(torch::jit::Graph& graph, Value* holder, const std::string& name,
+                             const c10::TypePtr& type) {
+  Node* defined = holder->node();
+  torch::jit::WithInsertPoint guard(defined->kind() == c10::prim::Param ? graph.param_node()->next()
+                                                                         : defined->next());
+  Node* get = graph.insertNode(create_get_attr(graph, holder, name, type));
+  get->output()->setDebugName(name);
+  return get->output();
+}
+
 std::string unique_attribute_name(const torch::jit::Module& module, const std::string& base) {
   std::string name = base;
   for (int i = 1; module.hasattr(name); ++i) {
@@ -218,10 +228,7 @@ Value* register_tensor_attribute(torch::jit::Module& module, torch::jit::Graph& 
                                  const at::Tensor& value, bool is_parameter) {
   jit::append_attribute(module, name, c10::TensorType::get(), value,
                         is_parameter ? c10::AttributeKind::PARAMETER : c10::AttributeKind::BUFFER);
-  torch::jit::WithInsertPoint guard(graph.param_node()->next());
-  Node* get = graph.insertNode(create_get_attr(graph, graph.inputs()[0], name, c10::TensorType::get()));
-  get->output()->setDebugName(name);
-  return get->output();
+  return insert_attribute_read(graph, graph.inputs()[0], name, c10::TensorType::get());
 }
 
 }  // namespace

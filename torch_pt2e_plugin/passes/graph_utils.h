@@ -66,6 +66,12 @@ void pool_constants(const std::shared_ptr<torch::jit::Graph>& graph);
 torch::jit::Node* create_get_attr(torch::jit::Graph& graph, torch::jit::Value* object, const std::string& name,
                                   const c10::TypePtr& type);
 
+// A read of `holder`'s attribute `name` (of type `type`), inserted where
+// `holder` is defined: at the graph's start for `self`, right after the
+// node that produces it otherwise.
+torch::jit::Value* insert_attribute_read(torch::jit::Graph& graph, torch::jit::Value* holder, const std::string& name,
+                                         const c10::TypePtr& type);
+
 // A name not yet used by an attribute or submodule of `module`: `base`, or
 // `base_1`, `base_2`, ...
 std::string unique_attribute_name(const torch::jit::Module& module, const std::string& base);

@@ -10,6 +10,7 @@
 #include "torch_pt2e_plugin/observers/fake_quantize.h"
 #include "torch_pt2e_plugin/observers/observer.h"
 #include "torch_pt2e_plugin/observers/observer_config.h"
+#include "torch_pt2e_plugin/passes/attribute_groups.h"
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 #include "torch_pt2e_plugin/passes/observer_calls.h"
 #include "torch_pt2e_plugin/passes/prepare_state.h"
@@ -89,6 +90,14 @@ class ObserverInserter {
     groups_ = compute_sharing_groups(graph_, annotations_);
     instances_.resize(groups_.num_groups);
     for (const auto& key : groups_.keys) plan_instance(key);
+    // Observers and fake quantizers go on the top module, or into groups
+    // when there are very many (passes/attribute_groups.h); derived
+    // observers, which the Python package looks up by name, stay on it.
+    int64_t grouped = 0;
+    for (const Instance& instance : instances_) {
+      grouped += instance.spec != nullptr && instance.spec->kind() != SpecKind::kDerived;
+    }
+    holders_.emplace(module_, graph_, kObserverGroupsAttribute, grouped);
 
     PrepareState state;
     state.is_qat = is_qat_;
@@ -117,6 +126,7 @@ class ObserverInserter {
     std::vector<EdgeOrNode> derived_from;      // resolved to instances at registration
     std::string name;                          // attribute name once registered
     c10::optional<Module> module;
+    Value* holder = nullptr;                   // what the graph reads the module from
   };
 
   // Upstream's _create_obs_or_fq_from_qspec, deferred: which instance each
@@ -150,13 +160,21 @@ class ObserverInserter {
     if (instance.module) return *instance.module;
     instance.name = fresh_observer_name();
     const QuantizationSpecPtr& spec = instance.spec;
+    // (derived observers stay on the top module)
+    Module owner = module_;
+    instance.holder = graph_.inputs()[0];
+    if (spec->kind() != SpecKind::kDerived) {
+      AttributeGroups::Holder holder = holders_->next();
+      owner = holder.module;
+      instance.holder = holder.read;
+    }
     switch (spec->kind()) {
       case SpecKind::kQuantization: {
         const auto& plain = static_cast<const quantizer::QuantizationSpec&>(*spec);
         if (observers::is_fake_quantize_kind_name(plain.observer_or_fake_quant_ctr.name)) {
-          instance.module = observers::add_fake_quantize(module_, instance.name, fake_quantize_config_for(plain));
+          instance.module = observers::add_fake_quantize(owner, instance.name, fake_quantize_config_for(plain));
         } else {
-          instance.module = observers::add_observer_with_new_name(module_, instance.name, cached_config_for(plain));
+          instance.module = observers::add_observer_with_new_name(owner, instance.name, cached_config_for(plain));
         }
         break;
       }
@@ -167,9 +185,9 @@ class ObserverInserter {
           observers::FakeQuantizeConfig fixed;
           fixed.kind = observers::FakeQuantizeKind::kFixedQParamsFakeQuantize;
           fixed.observer = observer;
-          instance.module = observers::add_fake_quantize(module_, instance.name, fixed);
+          instance.module = observers::add_fake_quantize(owner, instance.name, fixed);
         } else {
-          instance.module = observers::add_observer_with_new_name(module_, instance.name, observer);
+          instance.module = observers::add_observer_with_new_name(owner, instance.name, observer);
         }
         break;
       }
@@ -232,7 +250,7 @@ class ObserverInserter {
   Value* insert_call(int64_t id, Value* input) {
     const Module& observer = instance_module(id);
     ++result_.observer_calls;
-    return insert_observer_call(graph_, instances_[id].name, observer.type(), input);
+    return insert_observer_call(graph_, instances_[id].holder, instances_[id].name, observer.type(), input);
   }
 
   void check_inputs_belong(Node* node, const quantizer::QuantizationAnnotation& annotation) const {
@@ -304,6 +322,7 @@ class ObserverInserter {
   std::unordered_map<int64_t, int64_t> group_instance_;
   std::unordered_map<EdgeOrNode, int64_t, quantizer::EdgeOrNodeHash> key_instance_;
   std::unordered_map<std::string, int64_t> call_names_;
+  c10::optional<AttributeGroups> holders_;  // made once the instances are planned
   std::unordered_map<const quantizer::QuantizationSpec*, observers::ObserverConfig> configs_;
   c10::optional<AttributeNames> taken_names_;  // made on the first fresh name
   int64_t next_index_ = 0;

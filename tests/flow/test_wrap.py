@@ -144,6 +144,15 @@ def test_same_tree_as_torch_wrap_cpp_module(stage):
     assert ours.code == theirs.code
 
 
+def test_every_module_has_containers_of_its_own():
+    """Modules made after the first get fresh hook dicts and sets, not shared ones."""
+    ours = wrap_cpp_module(_prepared()._c)
+    modules = [module for _, module in ours.named_modules()]
+    for key, value in modules[0].__dict__.items():
+        if isinstance(value, (dict, set)):
+            assert len({id(module.__dict__[key]) for module in modules}) == len(modules), key
+
+
 def test_only_the_top_module_is_wrapped_until_a_child_is_read():
     ours = wrap_cpp_module(_scripted()._c)
     assert _unread(ours) == 3

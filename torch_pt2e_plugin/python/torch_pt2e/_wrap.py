@@ -4,10 +4,11 @@ torch.jit._recursive.wrap_cpp_module builds the whole tree at once: one Recursiv
 per submodule, each with seven attributes written through nn.Module.__setattr__ and its own
 ConcreteModuleType (5.7 s for a prepared 97k-node graph with 42k observers; the eager
 re-implementation this file held before, 3.3 s). `wrap_cpp_module` here builds the top module
-only. A submodule's wrapper is made when it is first read, with torch's constructor and the
-values torch puts in the places it puts them (`_modules` for child modules, `__dict__` for the
-rest), and kept, so every later read returns that object. tests/flow/test_wrap.py compares the
-trees, walked in any order, with torch's attribute by attribute, and each way of reading them.
+only. A submodule's wrapper is made when it is first read, as the object torch's constructor
+makes, with the values torch puts in the places it puts them (`_modules` for child modules,
+`__dict__` for the rest; no nn.Module.__setattr__), and kept, so every later read returns that
+object. tests/flow/test_wrap.py compares the trees, walked in any order, with torch's attribute
+by attribute, and each way of reading them.
 
 Decision: where the laziness lives, and why there. A RecursiveScriptModule reaches its children
 only through its OrderedModuleDict (`m._modules`), which reads the dict torch hands it
@@ -53,6 +54,7 @@ What differs from torch's tree, and why that is acceptable:
 prepared module's observers that way).
 """
 
+import collections
 import gc
 import threading
 
@@ -230,6 +232,51 @@ class _Context:
         self.types = {}
 
 
+# RecursiveScriptModule(cpp_module) only fills the new object's __dict__: its __init__ and
+# nn.Module.__init__ write fixed values there (~6 us through their setattr paths). The first
+# object made records what it holds; later ones get the same keys in the same order, each with
+# the C++ module, a fresh empty container of the same type, or the same None/bool (~1.5 us).
+# Where a value is of any other kind, every object is made by the constructor.
+_THE_CPP_MODULE, _SAME_VALUE = object(), object()
+_INIT_PLAN = None  # (RecursiveScriptModule class, [(key, kind, value)] or None)
+
+
+def _init_plan(state, cpp_module):
+    plan = []
+    for key, value in state.items():
+        if value is cpp_module:
+            plan.append((key, _THE_CPP_MODULE, None))
+        elif type(value) in (dict, collections.OrderedDict, set) and not value:
+            plan.append((key, type(value), None))
+        elif value is None or type(value) is bool:
+            plan.append((key, _SAME_VALUE, value))
+        else:
+            return None
+    return plan
+
+
+def _new_script_module(recursive_cls, cpp_module):
+    """recursive_cls(cpp_module), made as above."""
+    global _INIT_PLAN
+    if _INIT_PLAN is None or _INIT_PLAN[0] is not recursive_cls:
+        script_module = recursive_cls(cpp_module)
+        _INIT_PLAN = (recursive_cls, _init_plan(script_module.__dict__, cpp_module))
+        return script_module
+    plan = _INIT_PLAN[1]
+    if plan is None:
+        return recursive_cls(cpp_module)
+    script_module = recursive_cls.__new__(recursive_cls)
+    state = script_module.__dict__
+    for key, kind, value in plan:
+        if kind is _THE_CPP_MODULE:
+            state[key] = cpp_module
+        elif kind is _SAME_VALUE:
+            state[key] = value
+        else:
+            state[key] = kind()
+    return script_module
+
+
 _LAZY_CLASSES = {}
 
 
@@ -245,7 +292,7 @@ def _lazy_children(base, cpp_children, context):
 
 def _wrap(cpp_module, context):
     recursive_cls, dict_wrapper, module_dict = context.internals
-    script_module = recursive_cls(cpp_module)
+    script_module = _new_script_module(recursive_cls, cpp_module)
     state = script_module.__dict__
     # What a module's JIT type says depends on nothing else, so modules of one type share
     # it: the ConcreteModuleType (as scripted modules of one type do) and whether they have

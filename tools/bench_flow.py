@@ -7,8 +7,10 @@ Prints, in one run:
     quantize_jit's prepare_jit/convert_jit (qnnpack qconfig) on the same
     scripted model, and their ratio;
   * synthetic scripted graphs of residual Linear+ReLU blocks with about 6k,
-    30k and 100k nodes: prepare and convert time, and time per node (flat
-    when the passes are linear in graph size).
+    30k and 100k nodes: prepare and convert time, time per node (flat
+    when the passes are linear in graph size), and what the Python module
+    trees of the prepared and converted modules cost: wrapping as the flow
+    does, wrapping and then walking every submodule, and torch's own wrap.
 
 Each timing is the median of --repeat runs; calibration runs once between
 prepare and convert and is not counted. Run with Debian's torch 1.13:
@@ -17,6 +19,7 @@ prepare and convert and is not counted. Run with Debian's torch 1.13:
 
 import argparse
 import datetime
+import gc
 import os
 import platform
 import resource
@@ -64,11 +67,30 @@ def graph_nodes(module) -> int:
     return count(canonical.graph.nodes())
 
 
+def walk(module) -> int:
+    """Reads every submodule (named_modules), which makes every lazily made wrapper."""
+    return sum(1 for _ in module.named_modules())
+
+
+def median_wrap_time(fn, repeat):
+    """Median seconds (by CLOCK) of `repeat` calls of a wrap, each after a collection of the
+    trees the earlier calls left, so that none pays for another's garbage."""
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        start = CLOCK()
+        fn()
+        times.append(CLOCK() - start)
+    return statistics.median(times)
+
+
 def time_pt2e(scripted, example, repeat, wrap_times=None):
     """prepare and convert seconds, and the user-CPU seconds of both together;
-    with a list `wrap_times`, also appends the seconds that the Python module
-    tree of the prepared and of the converted module takes: torch_pt2e's
-    wrap_cpp_module (part of both timings) and, side by side, torch's."""
+    with a list `wrap_times`, also appends, for the prepared and then the
+    converted module, the seconds of its Python module tree: torch_pt2e's
+    wrap_cpp_module as the flow makes it (part of both timings; submodules'
+    wrappers made when first read), the same followed by a walk that reads
+    every submodule, and torch's eager torch.jit._recursive.wrap_cpp_module."""
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
     prepare_s, prepare_user, prepared = median_time(lambda: prepare_pt2e(scripted, quantizer), repeat)
     # Untimed runs without the graph executor's optimizations, whose common
@@ -80,8 +102,9 @@ def time_pt2e(scripted, example, repeat, wrap_times=None):
         converted(*example)  # the result runs
     if wrap_times is not None:
         for module in (prepared, converted):
-            for wrap in (wrap_cpp_module, torch.jit._recursive.wrap_cpp_module):
-                wrap_times.append(median_time(lambda: wrap(module._c), repeat)[0])
+            wrap_times.append(median_wrap_time(lambda: wrap_cpp_module(module._c), repeat))
+            wrap_times.append(median_wrap_time(lambda: walk(wrap_cpp_module(module._c)), repeat))
+            wrap_times.append(median_wrap_time(lambda: torch.jit._recursive.wrap_cpp_module(module._c), repeat))
     return prepare_s, convert_s, prepare_user + convert_user
 
 
@@ -179,11 +202,12 @@ def main():
     if args.synthetic_nodes:
         width = 8
         print(f"Synthetic residual Linear+ReLU stacks (width {width}), PT2E flow")
-        print("(wrap: of those, the Python module tree of the prepared / converted module, with")
-        print(" torch_pt2e._wrap.wrap_cpp_module as the flow makes it, and with torch's own")
-        print(" torch.jit._recursive.wrap_cpp_module side by side)")
+        print("(wrap: of those, the Python module tree of the prepared / converted module as the")
+        print(" flow makes it, with torch_pt2e._wrap.wrap_cpp_module, whose submodule wrappers are")
+        print(" made when first read; +walk: the same and then a walk reading every submodule")
+        print(" (named_modules); torch: torch's eager torch.jit._recursive.wrap_cpp_module)")
         print(f"{'blocks':>7}{'nodes':>8} | {'prepare s':>9} {'convert s':>9} | {'us/node':>8} | "
-              f"{'wrap prep':>9} {'torch':>7} {'wrap conv':>9} {'torch':>7}")
+              f"{'wrap prep':>9} {'+walk':>7} {'torch':>7} | {'wrap conv':>9} {'+walk':>7} {'torch':>7}")
         probe = torch.jit.script(ResidualStack(10, width).eval())
         nodes_per_block = graph_nodes(probe) / 10
         for target in (int(n) for n in args.synthetic_nodes.split(",")):
@@ -195,7 +219,7 @@ def main():
             prepare_s, convert_s, _ = time_pt2e(scripted, example, args.repeat, wrap_times)
             print(f"{blocks:>7}{nodes:>8} | {prepare_s:>9.3f} {convert_s:>9.3f} | "
                   f"{(prepare_s + convert_s) / nodes * 1e6:>8.1f} | {wrap_times[0]:>9.3f} {wrap_times[1]:>7.3f} "
-                  f"{wrap_times[2]:>9.3f} {wrap_times[3]:>7.3f}",
+                  f"{wrap_times[2]:>7.3f} | {wrap_times[3]:>9.3f} {wrap_times[4]:>7.3f} {wrap_times[5]:>7.3f}",
                   flush=True)
 
 

@@ -16,7 +16,7 @@ from typing import Any, Optional, Sequence
 import torch
 
 from . import _annotations
-from ._wrap import wrap_cpp_module
+from ._wrap import cpp_children, wrap_cpp_module
 from .graph_view import GraphModuleView
 from .quantizer.quantizer import Quantizer
 
@@ -116,9 +116,12 @@ def prepare_qat_pt2e(model: torch.jit.ScriptModule, quantizer: Quantizer,
 def _derived_qparams(prepared: torch.jit.ScriptModule):
     """Runs the Python derive functions of the derived observers: {observer name: [scale, zero_point]}."""
     results = {}
-    for name, module in prepared.named_children():
-        if not hasattr(module, "derive_qparams_fn"):
+    # Read on the C++ modules: the prepared module's Python wrappers of its observers are
+    # made when first read (torch_pt2e/_wrap.py), and only derived observers need one.
+    for name, cpp_module in cpp_children(prepared):
+        if not cpp_module.hasattr("derive_qparams_fn"):
             continue
+        module = getattr(prepared, name)
         fn = _annotations.resolve_derive_fn(module.derive_qparams_fn)
         if fn is None:
             continue  # C++ may have a function of that name; convert reports it if not

@@ -209,7 +209,8 @@ static void bin_errors(const HistogramErrorArgs& p, int64_t first, int64_t last,
 }  // namespace TORCH_PT2E_HISTOGRAM_ERROR_ISA
 
 const HistogramErrorLoops& TORCH_PT2E_HISTOGRAM_ERROR_TABLE() {
-  static const HistogramErrorLoops table = {
+  // Constant-initialized: reading it runs no code of this instruction set.
+  static constexpr HistogramErrorLoops table = {
       TORCH_PT2E_HISTOGRAM_ERROR_ISA_NAME, TORCH_PT2E_HISTOGRAM_ERROR_ISA::bin_errors,
       TORCH_PT2E_HISTOGRAM_ERROR_ISA::floor_divide_run, TORCH_PT2E_HISTOGRAM_ERROR_ISA::fmod_run};
   return table;

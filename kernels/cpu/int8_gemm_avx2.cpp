@@ -74,8 +74,8 @@ void tile(const Int8GemmTile& t) {
   }
 }
 
-Int8GemmIsa make_table() {
-  Int8GemmIsa isa;
+constexpr Int8GemmIsa make_table() {
+  Int8GemmIsa isa{};
   isa.name = "avx2";
   isa.s16 = Int8GemmMicrokernel{tile, kRows, 1, 2};
   fill_scale_table(isa);
@@ -85,7 +85,9 @@ Int8GemmIsa make_table() {
 }  // namespace
 
 const Int8GemmIsa& int8_gemm_isa_avx2() {
-  static const Int8GemmIsa isa = make_table();
+  // Built by the compiler: no code compiled for this instruction set runs
+  // when the table is read, so any CPU may read it (int8_gemm_isa_supported).
+  static constexpr Int8GemmIsa isa = make_table();
   return isa;
 }
 

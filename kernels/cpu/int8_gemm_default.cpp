@@ -41,8 +41,8 @@ void tile_s16(const Int8GemmTile& t) {
   }
 }
 
-Int8GemmIsa make_table() {
-  Int8GemmIsa isa;
+constexpr Int8GemmIsa make_table() {
+  Int8GemmIsa isa{};
   isa.name = "default";
   isa.s16 = Int8GemmMicrokernel{tile_s16, kRows, 1, 2};
   fill_scale_table(isa);
@@ -52,7 +52,9 @@ Int8GemmIsa make_table() {
 }  // namespace
 
 const Int8GemmIsa& int8_gemm_isa_default() {
-  static const Int8GemmIsa isa = make_table();
+  // Built by the compiler: no code compiled for this instruction set runs
+  // when the table is read, so any CPU may read it (int8_gemm_isa_supported).
+  static constexpr Int8GemmIsa isa = make_table();
   return isa;
 }
 

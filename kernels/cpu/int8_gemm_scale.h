@@ -23,7 +23,7 @@ void scale_to_int32(const void* in, int32_t* __restrict out, int64_t n, float fa
   }
 }
 
-void fill_scale_table(Int8GemmIsa& isa) {
+constexpr void fill_scale_table(Int8GemmIsa& isa) {
   isa.scale_to_int32[0][0] = scale_to_int32<int32_t, false>;
   isa.scale_to_int32[0][1] = scale_to_int32<int32_t, true>;
   isa.scale_to_int32[1][0] = scale_to_int32<float, false>;

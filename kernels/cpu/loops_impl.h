@@ -514,13 +514,13 @@ static AbsMax abs_max(const void* in, int64_t n) {
 // ---- table ------------------------------------------------------------------
 
 template <RoundingOrder Order, ComputeType Compute, FloatType F, typename Q>
-static void fill_quantize_channels(Loops& t) {
+static constexpr void fill_quantize_channels(Loops& t) {
   t.quantize_channels[static_cast<int>(Order)][static_cast<int>(Compute)][static_cast<int>(F)]
                      [static_cast<int>(QuantStorage<Q>::kType)] = quantize_channels<Order, Compute, F, Q>;
 }
 
 template <RoundingOrder Order, typename Q>
-static void fill_quantize_orders(Loops& t) {
+static constexpr void fill_quantize_orders(Loops& t) {
   fill_quantize_channels<Order, ComputeType::kFloat, FloatType::kFloat, Q>(t);
   fill_quantize_channels<Order, ComputeType::kFloat, FloatType::kHalf, Q>(t);
   fill_quantize_channels<Order, ComputeType::kFloat, FloatType::kBFloat16, Q>(t);
@@ -533,7 +533,7 @@ static void fill_quantize_orders(Loops& t) {
 }
 
 template <DifferenceType Dt, ComputeType Compute, typename Q>
-static void fill_dequantize_channels(Loops& t) {
+static constexpr void fill_dequantize_channels(Loops& t) {
   auto& d = t.dequantize_channels[static_cast<int>(Dt)][static_cast<int>(Compute)]
                                  [static_cast<int>(QuantStorage<Q>::kType)];
   d[static_cast<int>(FloatType::kFloat)] = dequantize_channels<Dt, Compute, Q, FloatType::kFloat>;
@@ -543,7 +543,7 @@ static void fill_dequantize_channels(Loops& t) {
 }
 
 template <typename Q>
-static void fill_channels(Loops& t) {
+static constexpr void fill_channels(Loops& t) {
   fill_quantize_orders<RoundingOrder::kRoundThenAdd, Q>(t);
   fill_quantize_orders<RoundingOrder::kAddThenRound, Q>(t);
   // The compute type is the promotion of the difference with the scales' dtype.
@@ -563,13 +563,13 @@ static void fill_channels(Loops& t) {
 }
 
 template <FloatType F>
-static void fill_reductions(Loops& t) {
+static constexpr void fill_reductions(Loops& t) {
   t.min_max[static_cast<int>(F)] = min_max<F>;
   t.abs_max[static_cast<int>(F)] = abs_max<F>;
 }
 
 template <typename Q>
-static void fill_quant_type(Loops& t) {
+static constexpr void fill_quant_type(Loops& t) {
   const int q = static_cast<int>(QuantStorage<Q>::kType);
   t.quantize_per_tensor[static_cast<int>(FloatType::kFloat)][q] = quantize_per_tensor_float<Q>;
   t.quantize_per_tensor[static_cast<int>(FloatType::kHalf)][q] = quantize_per_tensor_reduced<Q, widen_half>;
@@ -582,9 +582,8 @@ static void fill_quant_type(Loops& t) {
       dequantize_per_tensor_to_reduced<Q, nm::dequantize_per_tensor_bf16>;
 }
 
-static Loops make_table(const char* name) {
-  Loops t;
-  std::memset(&t, 0, sizeof(t));
+static constexpr Loops make_table(const char* name) {
+  Loops t{};
   t.isa_name = name;
   fill_quant_type<uint8_t>(t);
   fill_quant_type<int8_t>(t);
@@ -607,7 +606,9 @@ static Loops make_table(const char* name) {
 }  // namespace TORCH_PT2E_CPU_ISA
 
 const Loops& TORCH_PT2E_CPU_TABLE() {
-  static const Loops table = TORCH_PT2E_CPU_ISA::make_table(TORCH_PT2E_CPU_ISA_NAME);
+  // Built by the compiler: reading the table runs no code compiled for this
+  // instruction set, so a CPU without it can still look (cpu_capability.h).
+  static constexpr Loops table = TORCH_PT2E_CPU_ISA::make_table(TORCH_PT2E_CPU_ISA_NAME);
   return table;
 }
 

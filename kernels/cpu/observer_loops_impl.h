@@ -174,7 +174,8 @@ static void histogram_run(const float* __restrict x, int64_t n, float left, floa
 }  // namespace TORCH_PT2E_OBSERVER_LOOPS_ISA
 
 const ObserverLoops& TORCH_PT2E_OBSERVER_LOOPS_TABLE() {
-  static const ObserverLoops table = {TORCH_PT2E_OBSERVER_LOOPS_ISA_NAME, TORCH_PT2E_OBSERVER_LOOPS_ISA::reduce_run,
+  // Constant-initialized: reading it runs no code of this instruction set.
+  static constexpr ObserverLoops table = {TORCH_PT2E_OBSERVER_LOOPS_ISA_NAME, TORCH_PT2E_OBSERVER_LOOPS_ISA::reduce_run,
                                       TORCH_PT2E_OBSERVER_LOOPS_ISA::reduce_rows,
                                       TORCH_PT2E_OBSERVER_LOOPS_ISA::histogram_run};
   return table;

@@ -12,6 +12,8 @@
 
 #include <cstdint>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/QScheme.h>
@@ -53,6 +55,17 @@ std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& hist
                                                           const at::Tensor& max_val, int64_t bins,
                                                           at::ScalarType dtype,
                                                           const kernels::cpu::HistogramErrorLoops& loops);
+
+// HistogramObserver._compute_quantization_error of each candidate range
+// [first, second] of a float32 histogram on the CPU over [min_val, max_val],
+// computed one after another as the search computes them (shortcuts and
+// reused buffers included); tests compare them with upstream's expressions.
+// A NaN error comes back as some NaN, a zero as a zero of either sign (the
+// search only compares errors).
+std::vector<double> histogram_candidate_errors(const at::Tensor& histogram, double min_val, double max_val,
+                                               int64_t dst_nbins,
+                                               const std::vector<std::pair<int64_t, int64_t>>& candidates,
+                                               const kernels::cpu::HistogramErrorLoops& loops);
 
 // HistogramObserver.calculate_qparams.
 std::tuple<at::Tensor, at::Tensor> qparams_from_histogram(const at::Tensor& histogram, const at::Tensor& min_val,

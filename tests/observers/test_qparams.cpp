@@ -215,6 +215,99 @@ TEST(QParamsFromHistogram, UnobservedAndBinMismatch) {
 }
 
 
+// ---- the CPU path on floats against the tensor path ---------------------------
+
+// qparams_from_min_max computes float32 statistics on the CPU element by
+// element; every result must be qparams_with_aten's, bit for bit, or the
+// same error.
+TEST(QParamsFromMinMax, CpuPathMatchesTheTensorPath) {
+  const struct {
+    at::ScalarType dtype;
+    c10::QScheme qscheme;
+    int64_t qmin, qmax;
+    bool customized;
+  } specs[] = {
+      {at::kQUInt8, c10::kPerTensorAffine, 0, 255, false},
+      {at::kQInt8, c10::kPerTensorAffine, -128, 127, false},
+      {at::kQInt8, c10::kPerTensorSymmetric, -128, 127, false},
+      {at::kQUInt8, c10::kPerTensorSymmetric, 0, 255, false},
+      {at::kChar, c10::kPerTensorAffine, -128, 127, true},
+      {at::kByte, c10::kPerTensorSymmetric, 0, 255, true},
+      {at::kQUInt8, c10::kPerTensorSymmetric, 0, 15, true},
+      {at::kQInt8, c10::kPerTensorAffine, -8, 7, true},
+      {at::kQInt32, c10::kPerTensorAffine, -2147483648LL, 2147483647LL, false},
+      {at::kQInt32, c10::kPerTensorSymmetric, -2147483648LL, 2147483647LL, false},
+      {at::kQInt8, c10::kPerChannelSymmetric, -128, 127, false},
+      {at::kQUInt8, c10::kPerChannelAffine, 0, 255, false},
+      {at::kQUInt8, c10::kPerChannelAffineFloatQParams, 0, 255, false},
+      {at::kQInt8, c10::kPerTensorAffine, -(1 << 20), 1 << 20, true},
+  };
+  const double eps_values[] = {1.1920928955078125e-07, 0.000244140625, 1e-3, 0.0, 1e-30};
+  const double magnitudes[] = {1e-30, 1e-8, 1e-3, 1.0, 1e3, 1e12, 1e24, 1e37};
+  std::mt19937 gen(21);
+  int compared = 0, failed = 0;
+  for (int trial = 0; trial < 6000; ++trial) {
+    const int64_t channels[] = {0, 0, 1, 3, 33};  // 0: a 0-d statistic
+    const int64_t n = channels[trial % 5];
+    const std::vector<int64_t> shape = n == 0 ? std::vector<int64_t>{} : std::vector<int64_t>{n};
+    const double magnitude = magnitudes[gen() % 8];
+    at::Tensor a = at::randn(shape) * magnitude, b = at::randn(shape) * magnitude;
+    at::Tensor lo = at::minimum(a, b), hi = at::maximum(a, b);
+    switch (trial % 11) {
+      case 1:  // zeros of both signs
+        lo = at::zeros(shape) * (gen() % 2 ? -1.0 : 1.0);
+        hi = at::zeros(shape);
+        break;
+      case 2:  // one-sided
+        lo = hi.abs();
+        hi = lo * 2;
+        break;
+      case 3:  // the ends of float32
+        lo = at::full(shape, -3e38);
+        hi = at::full(shape, 3e38);
+        break;
+      case 4:  // ties for the rounding of the zero point
+        lo = at::randint(-300, 300, shape).to(at::kFloat) * 0.5;
+        hi = lo + 127.5;
+        break;
+      case 5:  // infinite and unobserved statistics
+        hi = at::full(shape, std::numeric_limits<float>::infinity());
+        if (n == 0) lo = scalar(std::numeric_limits<float>::infinity());
+        if (n == 0) hi = scalar(-std::numeric_limits<float>::infinity());
+        break;
+      case 6:  // min > max and NaN
+        std::swap(lo, hi);
+        if (n == 0 && gen() % 2) lo = hi = scalar(std::numeric_limits<float>::quiet_NaN());
+        break;
+      default:
+        break;
+    }
+    const auto& s = specs[gen() % (sizeof(specs) / sizeof(specs[0]))];
+    const at::Tensor eps = at::full({1}, eps_values[trial % 5], at::kFloat);
+    const obs::QParamsSpec qspec = spec(s.qmin, s.qmax, s.dtype, s.qscheme, s.customized);
+    std::tuple<at::Tensor, at::Tensor> want, got;
+    bool want_throws = false, got_throws = false;
+    try {
+      want = obs::qparams_with_aten(lo, hi, eps, qspec);
+    } catch (const c10::Error&) {
+      want_throws = true;
+    }
+    try {
+      got = obs::qparams_from_min_max(lo, hi, eps, qspec);
+    } catch (const c10::Error&) {
+      got_throws = true;
+    }
+    ASSERT_EQ(got_throws, want_throws) << "trial " << trial << ": " << lo << hi;
+    failed += want_throws;
+    if (want_throws) continue;
+    ASSERT_TRUE(same_qparams(got, want)) << "trial " << trial << ", qscheme " << static_cast<int>(s.qscheme)
+                                         << ", range [" << s.qmin << ", " << s.qmax << "]: " << lo << hi;
+    ++compared;
+  }
+  EXPECT_GT(compared, 5000);
+  EXPECT_GT(failed, 100);
+}
+
 // ---- the histogram search against upstream's expressions ----------------------
 
 // Upstream's _compute_quantization_error (torch/ao/quantization/observer.py)
@@ -377,7 +470,7 @@ std::pair<at::Tensor, at::Tensor> upstream_search(const at::Tensor& histogram, c
 
 // The whole search (exact sums of whole counts, bisected scans, the error
 // shortcuts, the range's bounds on floats) and the scale and zero point
-// from it, against upstream's loop, in every regime.
+// from it, against upstream's loop and qparams_with_aten, in every regime.
 TEST(QParamsFromHistogram, MatchesUpstreamSearchInEveryRegime) {
   std::mt19937 gen(41);
   std::uniform_real_distribution<double> exponent(-3.0, 30.0);
@@ -405,7 +498,7 @@ TEST(QParamsFromHistogram, MatchesUpstreamSearchInEveryRegime) {
     ASSERT_TRUE(same_tensor(std::get<1>(got), want.second)) << "trial " << trial << ": new_max";
     const obs::QParamsSpec qspec = spec(s.qmin, s.qmax, s.dtype, s.qscheme, s.customized);
     ASSERT_TRUE(same_qparams(obs::qparams_from_histogram(h.counts, min_val, max_val, eps, bins, qspec),
-                             obs::qparams_from_min_max(want.first, want.second, eps, qspec)))
+                             obs::qparams_with_aten(want.first, want.second, eps, qspec)))
         << "trial " << trial;
   }
 }

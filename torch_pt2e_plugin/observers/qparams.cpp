@@ -550,56 +550,105 @@ float bin_edge(float min_val, float max_val, int64_t bins, int64_t k) {
   return min_val + bin_width * static_cast<float>(k);
 }
 
+int64_t symmetric_zero_point(const QParamsSpec& spec) {
+  if (spec.dtype == at::kQUInt8 || spec.dtype == at::kByte) {
+    return spec.has_customized_qrange ? floor_div2(spec.quant_min + spec.quant_max) : 128;
+  }
+#if (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3) || TORCH_VERSION_MAJOR > 2
+  if (spec.dtype == at::kUInt16) return int64_t(1) << 15;
+#endif
+  return 0;
+}
+
+bool fits_int32(int64_t v) {
+  return v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max();
+}
+
+// One element of qparams_with_aten (below) on floats, for float32
+// statistics and a positive finite float32 eps: each of its ATen ops is one
+// IEEE operation per element (a Python float divisor is converted to
+// float32 first). min(v, 0) and max(v, 0) may differ from ATen's minimum and
+// maximum in the sign of a zero, which never reaches the results: a zero
+// scale becomes eps, a zero numerator gives the zero point's offset 0.
+// Returns false where the tensor path is left to decide: min_val > max_val or
+// NaN (it throws), a scale that is not finite, a zero point outside int32.
+bool element_qparams(float min_val, float max_val, float eps, const QParamsSpec& spec, float* scale,
+                     int64_t* zero_point) {
+  if (!(min_val <= max_val)) return false;
+  const float min_neg = min_val < 0.0f ? min_val : 0.0f;
+  const float max_pos = max_val > 0.0f ? max_val : 0.0f;
+  const int64_t range = spec.quant_max - spec.quant_min;
+  if (is_symmetric(spec.qscheme)) {
+    const float s = std::max(-min_neg, max_pos) / static_cast<float>(static_cast<double>(range) / 2);
+    if (!std::isfinite(s)) return false;
+    *scale = std::max(s, eps);
+    *zero_point = symmetric_zero_point(spec);
+    return true;
+  }
+  float s = (max_pos - min_neg) / static_cast<float>(static_cast<double>(range));
+  if (!std::isfinite(s)) return false;
+  s = std::max(s, eps);
+  // round(min_neg / scale).to(int32), then quant_min - it (int32), clamped.
+  const float rounded = std::nearbyint(min_neg / s);  // <= 0
+  if (!(rounded >= -2147483648.0f)) return false;
+  const int64_t zp = spec.quant_min - static_cast<int64_t>(static_cast<int32_t>(rounded));
+  if (!fits_int32(zp)) return false;
+  *scale = s;
+  *zero_point = std::min(std::max(zp, spec.quant_min), spec.quant_max);
+  return true;
+}
+
+// qparams_from_min_max for float32 statistics of one element (0-d, as
+// per-tensor observers keep them) or one per channel (1-d) on the CPU, with a
+// [1] float32 eps: element_qparams on each element, straight into tensors of
+// the tensor path's dtypes and shapes (0-d statistics give [1]). nullopt
+// where that does not apply or an element is left to the tensor path.
+c10::optional<std::tuple<at::Tensor, at::Tensor>> qparams_on_cpu(const float* min_val, const float* max_val,
+                                                                 int64_t n, int64_t dim, float eps,
+                                                                 const QParamsSpec& spec) {
+  if (n < 1 || dim > 1 || !(eps > 0.0f && std::isfinite(eps)) || spec.qscheme == c10::kPerChannelAffineFloatQParams) {
+    return c10::nullopt;
+  }
+  const bool symmetric = is_symmetric(spec.qscheme);
+  if (!symmetric && !(fits_int32(spec.quant_min) && fits_int32(spec.quant_max))) return c10::nullopt;
+  at::Tensor scale = at::empty({n}, at::TensorOptions().dtype(at::kFloat));
+  at::Tensor zero_point = at::empty({n}, at::TensorOptions().dtype(symmetric ? at::kLong : at::kInt));
+  float* s = scale.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t zp = 0;
+    if (!element_qparams(min_val[i], max_val[i], eps, spec, &s[i], &zp)) return c10::nullopt;
+    if (symmetric) {
+      zero_point.data_ptr<int64_t>()[i] = zp;
+    } else {
+      zero_point.data_ptr<int32_t>()[i] = static_cast<int32_t>(zp);
+    }
+  }
+  return std::make_tuple(scale, zero_point);
+}
+
+// An eps buffer as the observers keep it: [1] float32 on the CPU.
+bool is_cpu_eps(const at::Tensor& eps) { return is_cpu_float(eps) && eps.dim() == 1 && eps.numel() == 1; }
+
 }  // namespace
+
+QParamsSpec qparams_spec(int64_t quant_min, int64_t quant_max, at::ScalarType dtype, int64_t qscheme,
+                         bool has_customized_qrange) {
+  TORCH_CHECK(qscheme >= 0 && qscheme <= static_cast<int64_t>(c10::kPerChannelAffineFloatQParams),
+              "observer qparams: qscheme must be a torch.qscheme value in [0, ",
+              static_cast<int64_t>(c10::kPerChannelAffineFloatQParams), "], got ", qscheme);
+  return {quant_min, quant_max, dtype, static_cast<c10::QScheme>(qscheme), has_customized_qrange};
+}
 
 std::tuple<at::Tensor, at::Tensor> qparams_from_min_max(const at::Tensor& min_val, const at::Tensor& max_val,
                                                         const at::Tensor& eps, const QParamsSpec& spec) {
   TORCH_CHECK(eps.numel() == 1, "calculate_qparams: eps must hold one element, got shape ", eps.sizes());
-  if (!min_max_valid(min_val, max_val)) return unobserved_defaults(min_val);
-  const int64_t quant_min = spec.quant_min, quant_max = spec.quant_max;
-  const at::Tensor min_val_neg = at::min(min_val, at::zeros_like(min_val));
-  at::Tensor max_val_pos = at::max(max_val, at::zeros_like(max_val));
-
-  const auto device = min_val_neg.device();
-  at::Tensor scale = at::ones(min_val_neg.sizes(), at::TensorOptions().dtype(at::kFloat).device(device));
-  at::Tensor zero_point = at::zeros(min_val_neg.sizes(), at::TensorOptions().dtype(at::kLong).device(device));
-
-  if (is_symmetric(spec.qscheme)) {
-    max_val_pos = at::max(-min_val_neg, max_val_pos);
-    scale = max_val_pos / (static_cast<double>(quant_max - quant_min) / 2);
-    scale = at::max(scale, eps);
-    if (spec.dtype == at::kQUInt8 || spec.dtype == at::kByte) {
-      const int64_t zp = spec.has_customized_qrange ? floor_div2(quant_min + quant_max) : 128;
-      zero_point = at::full(zero_point.sizes(), zp, zero_point.options());
-    }
-#if (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3) || TORCH_VERSION_MAJOR > 2
-    else if (spec.dtype == at::kUInt16) {
-      zero_point = at::full(zero_point.sizes(), int64_t(1) << 15, zero_point.options());
-    }
-#endif
-  } else if (spec.qscheme == c10::kPerChannelAffineFloatQParams) {
-    scale = (max_val - min_val) / static_cast<double>(quant_max - quant_min);
-    scale = at::where(scale > eps, scale, at::ones_like(scale));
-    // Zero point -min/scale: Round(x * inv_scale + zero_point) = Round((x - min) * inv_scale).
-    zero_point = min_val * -1 / scale;
-  } else {
-    scale = (max_val_pos - min_val_neg) / static_cast<double>(quant_max - quant_min);
-    scale = at::max(scale, eps);
-    zero_point = at::rsub(at::round(min_val_neg / scale).to(at::kInt), quant_min);
-    zero_point = at::clamp(zero_point, c10::optional<at::Scalar>(quant_min), c10::optional<at::Scalar>(quant_max));
+  if (is_cpu_float(min_val) && is_cpu_float(max_val) && min_val.sizes() == max_val.sizes() && is_cpu_eps(eps) &&
+      min_val.is_contiguous() && max_val.is_contiguous()) {
+    auto qparams = qparams_on_cpu(min_val.data_ptr<float>(), max_val.data_ptr<float>(), min_val.numel(),
+                                  min_val.dim(), *eps.data_ptr<float>(), spec);
+    if (qparams) return *qparams;
   }
-
-  // Upstream returns 1-element tensors for per-tensor statistics.
-  if (scale.dim() == 0) scale = at::full({1}, scale.item<double>(), scale.options());
-  if (zero_point.dim() == 0) {
-    if (spec.qscheme == c10::kPerChannelAffineFloatQParams) {
-      // Upstream goes through int() first, truncating the float zero point.
-      zero_point = at::full({1}, static_cast<double>(zero_point.item<int64_t>()), zero_point.options());
-    } else {
-      zero_point = at::full({1}, zero_point.item<int64_t>(), zero_point.options());
-    }
-  }
-  return std::make_tuple(scale, zero_point);
+  return qparams_with_aten(min_val, max_val, eps, spec);
 }
 
 std::tuple<at::Tensor, at::Tensor> histogram_search_range(const at::Tensor& histogram, const at::Tensor& min_val,
@@ -653,9 +702,70 @@ std::tuple<at::Tensor, at::Tensor> qparams_from_histogram(const at::Tensor& hist
   }
   TORCH_CHECK(histogram.size(0) == bins, "HistogramObserver: the histogram has ", histogram.size(0),
               " bins, but the observer was configured with bins=", bins);
+  if (is_cpu_float_scalar(min_val) && is_cpu_float_scalar(max_val) && is_cpu_eps(eps)) {
+    const auto range = search_histogram_bins(histogram, min_val, max_val, bins, spec.dtype,
+                                             kernels::cpu::histogram_error_loops());
+    const float min_f = *min_val.data_ptr<float>(), max_f = *max_val.data_ptr<float>();
+    const float new_min = bin_edge(min_f, max_f, bins, range.first);
+    const float new_max = bin_edge(min_f, max_f, bins, range.second + 1);
+    auto qparams = qparams_on_cpu(&new_min, &new_max, 1, 0, *eps.data_ptr<float>(), spec);
+    if (qparams) return *qparams;
+    const auto floats = at::TensorOptions().dtype(at::kFloat);
+    return qparams_with_aten(at::scalar_tensor(new_min, floats), at::scalar_tensor(new_max, floats), eps, spec);
+  }
   at::Tensor new_min, new_max;
   std::tie(new_min, new_max) = histogram_search_range(histogram, min_val, max_val, bins, spec.dtype);
   return qparams_from_min_max(new_min, new_max, eps, spec);
+}
+
+std::tuple<at::Tensor, at::Tensor> qparams_with_aten(const at::Tensor& min_val, const at::Tensor& max_val,
+                                                     const at::Tensor& eps, const QParamsSpec& spec) {
+  TORCH_CHECK(eps.numel() == 1, "calculate_qparams: eps must hold one element, got shape ", eps.sizes());
+  if (!min_max_valid(min_val, max_val)) return unobserved_defaults(min_val);
+  const int64_t quant_min = spec.quant_min, quant_max = spec.quant_max;
+  const at::Tensor min_val_neg = at::min(min_val, at::zeros_like(min_val));
+  at::Tensor max_val_pos = at::max(max_val, at::zeros_like(max_val));
+
+  const auto device = min_val_neg.device();
+  at::Tensor scale = at::ones(min_val_neg.sizes(), at::TensorOptions().dtype(at::kFloat).device(device));
+  at::Tensor zero_point = at::zeros(min_val_neg.sizes(), at::TensorOptions().dtype(at::kLong).device(device));
+
+  if (is_symmetric(spec.qscheme)) {
+    max_val_pos = at::max(-min_val_neg, max_val_pos);
+    scale = max_val_pos / (static_cast<double>(quant_max - quant_min) / 2);
+    scale = at::max(scale, eps);
+    if (spec.dtype == at::kQUInt8 || spec.dtype == at::kByte) {
+      const int64_t zp = spec.has_customized_qrange ? floor_div2(quant_min + quant_max) : 128;
+      zero_point = at::full(zero_point.sizes(), zp, zero_point.options());
+    }
+#if (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3) || TORCH_VERSION_MAJOR > 2
+    else if (spec.dtype == at::kUInt16) {
+      zero_point = at::full(zero_point.sizes(), int64_t(1) << 15, zero_point.options());
+    }
+#endif
+  } else if (spec.qscheme == c10::kPerChannelAffineFloatQParams) {
+    scale = (max_val - min_val) / static_cast<double>(quant_max - quant_min);
+    scale = at::where(scale > eps, scale, at::ones_like(scale));
+    // Zero point -min/scale: Round(x * inv_scale + zero_point) = Round((x - min) * inv_scale).
+    zero_point = min_val * -1 / scale;
+  } else {
+    scale = (max_val_pos - min_val_neg) / static_cast<double>(quant_max - quant_min);
+    scale = at::max(scale, eps);
+    zero_point = at::rsub(at::round(min_val_neg / scale).to(at::kInt), quant_min);
+    zero_point = at::clamp(zero_point, c10::optional<at::Scalar>(quant_min), c10::optional<at::Scalar>(quant_max));
+  }
+
+  // Upstream returns 1-element tensors for per-tensor statistics.
+  if (scale.dim() == 0) scale = at::full({1}, scale.item<double>(), scale.options());
+  if (zero_point.dim() == 0) {
+    if (spec.qscheme == c10::kPerChannelAffineFloatQParams) {
+      // Upstream goes through int() first, truncating the float zero point.
+      zero_point = at::full({1}, static_cast<double>(zero_point.item<int64_t>()), zero_point.options());
+    } else {
+      zero_point = at::full({1}, zero_point.item<int64_t>(), zero_point.options());
+    }
+  }
+  return std::make_tuple(scale, zero_point);
 }
 
 }  // namespace observers

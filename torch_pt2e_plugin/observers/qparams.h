@@ -37,11 +37,22 @@ struct QParamsSpec {
   bool has_customized_qrange;
 };
 
+// The spec for the observer attributes of those names (qscheme as the
+// torch.qscheme's integer value, checked).
+QParamsSpec qparams_spec(int64_t quant_min, int64_t quant_max, at::ScalarType dtype, int64_t qscheme,
+                         bool has_customized_qrange);
+
 // UniformQuantizationObserverBase._calculate_qparams. `eps` is the
 // observer's 1-element float32 eps buffer. Throws when a minimum exceeds its
-// maximum (NaN statistics included).
+// maximum (NaN statistics included). Float32 statistics on the CPU are
+// computed on floats, element by element, with the same float32 operations as
+// the tensor arithmetic of qparams_with_aten (used for everything else).
 std::tuple<at::Tensor, at::Tensor> qparams_from_min_max(const at::Tensor& min_val, const at::Tensor& max_val,
                                                         const at::Tensor& eps, const QParamsSpec& spec);
+// The same through ATen's tensor operations only, as upstream computes it;
+// tests compare the two.
+std::tuple<at::Tensor, at::Tensor> qparams_with_aten(const at::Tensor& min_val, const at::Tensor& max_val,
+                                                     const at::Tensor& eps, const QParamsSpec& spec);
 
 // HistogramObserver._non_linear_param_search: the range [new_min, new_max]
 // (0-d float32) whose quantization to 2^bits(dtype) levels has the least L2

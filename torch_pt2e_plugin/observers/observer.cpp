@@ -10,6 +10,8 @@
 #include <torch/csrc/jit/frontend/resolver.h>
 #include <torch/csrc/jit/frontend/sugared_value.h>
 
+#include "torch_pt2e_plugin/observers/qparams.h"
+
 namespace torch_pt2e {
 namespace observers {
 namespace {
@@ -353,14 +355,34 @@ ObserverConfig read_config(const torch::jit::Module& observer) {
 
 std::tuple<at::Tensor, at::Tensor> calculate_qparams(const torch::jit::Module& observer) {
   check_observer(observer, "calculate_qparams");
-  const std::string kind = attribute(observer, kKindAttribute).toStringRef();
-  TORCH_CHECK(kind != kind_name(ObserverKind::kPlaceholder),
-              "calculate_qparams: a PlaceholderObserver has no quantization parameters (upstream raises too); "
-              "the flow quantizes its value dynamically or leaves it in floating point");
-  const c10::IValue result = observer.get_method("calculate_qparams")({});
-  const auto& elements = result.toTupleRef().elements();
-  TORCH_CHECK(elements.size() == 2, "calculate_qparams returned ", elements.size(), " values, expected 2");
-  return std::make_tuple(elements[0].toTensor(), elements[1].toTensor());
+  const c10::ClassType& type = *observer.type();
+  const c10::ivalue::Object& object = *observer._ivalue();
+  auto slot = [&](const char* name) -> const c10::IValue& { return object.getSlot(type.getAttributeSlot(name)); };
+  auto spec = [&] {
+    return qparams_spec(slot("quant_min").toInt(), slot("quant_max").toInt(),
+                        static_cast<at::ScalarType>(slot("dtype").toInt()), slot("qscheme").toInt(),
+                        slot("has_customized_qrange").toBool());
+  };
+  // What the calculate_qparams method (methods_source) computes: the same
+  // function of the same attributes, without the interpreter and the
+  // dispatcher in between.
+  switch (kind_from_name(slot(kKindAttribute).toStringRef())) {
+    case ObserverKind::kPlaceholder:
+      TORCH_CHECK(false,
+                  "calculate_qparams: a PlaceholderObserver has no quantization parameters (upstream raises too); "
+                  "the flow quantizes its value dynamically or leaves it in floating point");
+    case ObserverKind::kFixedQParams:
+      return std::make_tuple(slot("scale").toTensor(), slot("zero_point").toTensor());
+    case ObserverKind::kHistogram:
+      return qparams_from_histogram(slot("histogram").toTensor(), slot("min_val").toTensor(),
+                                    slot("max_val").toTensor(), slot("eps").toTensor(), slot("bins").toInt(), spec());
+    case ObserverKind::kMinMax:
+    case ObserverKind::kMovingAverageMinMax:
+    case ObserverKind::kPerChannelMinMax:
+    case ObserverKind::kMovingAveragePerChannelMinMax:
+      break;
+  }
+  return qparams_from_min_max(slot("min_val").toTensor(), slot("max_val").toTensor(), slot("eps").toTensor(), spec());
 }
 
 bool has_qparams(const torch::jit::Module& observer) {

@@ -241,10 +241,20 @@ bool is_identifier(const std::string& name) {
 
 const char* observer_qualified_prefix() { return kClassPrefix; }
 
+// One lookup of the name among the class's attributes (hasattr + attr are two).
 c10::IValue attribute(const torch::jit::Module& observer, const char* name) {
-  TORCH_CHECK(observer.hasattr(name), "observer ", observer.type()->name()->qualifiedName(),
-              " has no attribute '", name, "'");
-  return observer.attr(name);
+  const auto slot = observer.type()->findAttributeSlot(name);
+  TORCH_CHECK(slot.has_value(), "observer ", observer.type()->name()->qualifiedName(), " has no attribute '", name,
+              "'");
+  return observer._ivalue()->getSlot(*slot);
+}
+
+// The value of a one-element buffer (eps, a fixed scale) as a double.
+double scalar_value(const at::Tensor& t) {
+  if (t.device().is_cpu() && t.scalar_type() == at::kFloat && t.numel() == 1) {
+    return static_cast<double>(*t.data_ptr<float>());
+  }
+  return t.item<double>();
 }
 
 c10::optional<int64_t> read_optional_int(const c10::IValue& v) {
@@ -330,7 +340,7 @@ ObserverConfig read_config(const torch::jit::Module& observer) {
     c.reduce_range = attribute(observer, "reduce_range").toBool();
     c.quant_min = read_optional_int(attribute(observer, "initial_quant_min"));
     c.quant_max = read_optional_int(attribute(observer, "initial_quant_max"));
-    c.eps = attribute(observer, "eps").toTensor().item<double>();
+    c.eps = scalar_value(attribute(observer, "eps").toTensor());
     if (is_moving_average_kind(c.kind)) c.averaging_constant = attribute(observer, "averaging_constant").toDouble();
     if (is_per_channel_kind(c.kind)) c.ch_axis = attribute(observer, "ch_axis").toInt();
     if (c.kind == ObserverKind::kHistogram) {
@@ -347,7 +357,7 @@ ObserverConfig read_config(const torch::jit::Module& observer) {
   } else {
     c.quant_min = attribute(observer, "quant_min").toInt();
     c.quant_max = attribute(observer, "quant_max").toInt();
-    c.fixed_scale = attribute(observer, "scale").toTensor().item<double>();
+    c.fixed_scale = scalar_value(attribute(observer, "scale").toTensor());
     c.fixed_zero_point = attribute(observer, "zero_point").toTensor().item<int64_t>();
   }
   return c;

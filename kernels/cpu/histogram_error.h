@@ -36,6 +36,9 @@ struct HistogramErrorLoops {
   // out[i] = std::fmod(a[i], b[i]) for i in [0, n), the remainder the two
   // above are built on (a table entry so that tests reach every variant's).
   void (*fmod_run)(const float* a, const float* b, int64_t n, float* out);
+  // out[i] = a[i] / b in float32 for i in [0, n): the density, histogram /
+  // bin_width, as ATen divides a float32 tensor by a float32 scalar.
+  void (*divide_run)(const float* a, float b, int64_t n, float* out);
 };
 
 // The table for the running CPU (kernels/cpu/cpu_capability.h).

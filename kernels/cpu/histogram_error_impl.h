@@ -206,13 +206,19 @@ static void bin_errors(const HistogramErrorArgs& p, int64_t first, int64_t last,
 
 #endif
 
+// One IEEE division per element, vectorized or not: the same quotients.
+static void divide_run(const float* __restrict a, float b, int64_t n, float* __restrict out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] / b;
+}
+
 }  // namespace TORCH_PT2E_HISTOGRAM_ERROR_ISA
 
 const HistogramErrorLoops& TORCH_PT2E_HISTOGRAM_ERROR_TABLE() {
   // Constant-initialized: reading it runs no code of this instruction set.
   static constexpr HistogramErrorLoops table = {
       TORCH_PT2E_HISTOGRAM_ERROR_ISA_NAME, TORCH_PT2E_HISTOGRAM_ERROR_ISA::bin_errors,
-      TORCH_PT2E_HISTOGRAM_ERROR_ISA::floor_divide_run, TORCH_PT2E_HISTOGRAM_ERROR_ISA::fmod_run};
+      TORCH_PT2E_HISTOGRAM_ERROR_ISA::floor_divide_run, TORCH_PT2E_HISTOGRAM_ERROR_ISA::fmod_run,
+      TORCH_PT2E_HISTOGRAM_ERROR_ISA::divide_run};
   return table;
 }
 

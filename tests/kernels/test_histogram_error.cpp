@@ -201,6 +201,19 @@ TEST(HistogramErrorLoops, BinErrorsAtTheEdges) {
   }
 }
 
+TEST(HistogramErrorLoops, DivideIsOneDivisionPerElement) {
+  const std::vector<float> a = hard_values();
+  std::vector<float> got(a.size());
+  for (float b : hard_values()) {
+    for (const auto* loops : {&cpu::histogram_error_loops_default(), &cpu::histogram_error_loops()}) {
+      loops->divide_run(a.data(), b, static_cast<int64_t>(a.size()), got.data());
+      for (size_t i = 0; i < a.size(); ++i) {
+        ASSERT_TRUE(same_bits(got[i], a[i] / b)) << loops->isa_name << ": " << std::hexfloat << a[i] << " / " << b;
+      }
+    }
+  }
+}
+
 TEST(HistogramErrorLoops, PartialRangeWritesOnlyThatRange) {
   const std::vector<float> density(100, 2.0f);
   const auto args = candidate(density, -1.0, 1.0, 256, 10, 80);

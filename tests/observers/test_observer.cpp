@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -216,6 +217,68 @@ TEST(AddObserver, SharedOwnerClassSlotIsFilledPerInstance) {
   auto filled = obs::add_observer(second, "obs", config(ObserverKind::kMinMax));
   EXPECT_TRUE(obs::is_observer(second.attr("obs").toModule()));
   EXPECT_FALSE(first.attr("obs").toModule()._ivalue() == filled._ivalue());
+}
+
+// Same dtype, shape and bytes.
+void expect_identical(const at::Tensor& got, const at::Tensor& want, const std::string& what) {
+  ASSERT_EQ(got.scalar_type(), want.scalar_type()) << what;
+  ASSERT_EQ(got.sizes(), want.sizes()) << what;
+  const at::Tensor a = got.contiguous(), b = want.contiguous();
+  EXPECT_EQ(std::memcmp(a.data_ptr(), b.data_ptr(), a.nbytes()), 0) << what << ": " << a << " vs " << b;
+}
+
+// calculate_qparams computes in C++ what the observer's TorchScript method
+// computes through the interpreter and the dispatcher: the same tensors, bit
+// for bit, for every kind, before and after data (and the same error for a
+// Placeholder).
+TEST(CalculateQParams, MatchesTheMethodForEveryKind) {
+  std::vector<obs::ObserverConfig> configs = every_kind();
+  auto xnnpack = config(ObserverKind::kHistogram);  // XNNPACK's activations
+  xnnpack.dtype = at::kChar;
+  xnnpack.quant_min = -128;
+  xnnpack.quant_max = 127;
+  xnnpack.eps = 0.000244140625;
+  configs.push_back(xnnpack);
+  auto symmetric_histogram = config(ObserverKind::kHistogram);
+  symmetric_histogram.dtype = at::kQInt8;
+  symmetric_histogram.qscheme = c10::kPerTensorSymmetric;
+  configs.push_back(symmetric_histogram);
+  auto weights = config(ObserverKind::kPerChannelMinMax);  // XNNPACK's weights
+  weights.dtype = at::kChar;
+  weights.qscheme = c10::kPerChannelSymmetric;
+  weights.quant_min = -127;
+  weights.quant_max = 127;
+  configs.push_back(weights);
+  auto reduced = config(ObserverKind::kMinMax);
+  reduced.reduce_range = true;
+  configs.push_back(reduced);
+  auto wide = config(ObserverKind::kMovingAverageMinMax);
+  wide.dtype = at::kQInt32;
+  configs.push_back(wide);
+
+  // Small and large activations (past 1e13 the histogram search's errors
+  // overflow to NaN), constants and zeros.
+  at::manual_seed(5);
+  const std::vector<at::Tensor> inputs = {at::randn({4, 6}),   at::randn({2, 8}) * 1e24, at::randn({4, 4}) * 3e13,
+                                          at::full({3, 3}, 2.5), at::zeros({2, 5}),       at::randn({4, 6}).relu()};
+  for (size_t i = 0; i < configs.size(); ++i) {
+    for (size_t j = 0; j <= inputs.size(); ++j) {
+      torch::jit::Module owner = new_owner();
+      torch::jit::Module observer = obs::add_observer(owner, "activation_post_process_0", configs[i]);
+      if (j < inputs.size()) forward(observer, inputs[j]);
+      const std::string what = obs::to_json_string(configs[i]) + ", input " + std::to_string(j);
+      if (configs[i].kind == ObserverKind::kPlaceholder) {
+        EXPECT_THROW(obs::calculate_qparams(observer), c10::Error) << what;
+        EXPECT_ANY_THROW(observer.get_method("calculate_qparams")({})) << what;
+        continue;
+      }
+      const auto direct = obs::calculate_qparams(observer);
+      const auto method = observer.get_method("calculate_qparams")({}).toTupleRef().elements();
+      ASSERT_EQ(method.size(), 2u) << what;
+      expect_identical(std::get<0>(direct), method[0].toTensor(), what + ", scale");
+      expect_identical(std::get<1>(direct), method[1].toTensor(), what + ", zero point");
+    }
+  }
 }
 
 TEST(PreparedModule, SaveLoadCalibrateMatchesAnUnsavedTwin) {

@@ -404,6 +404,36 @@ def test_histogram_sparse_inputs_match_upstream(bins):
                    theirs=theirs, qparams_every=1)
 
 
+QPARAMS_FROM_STATE_CONFIGS = [dict(bins=2048), dict(bins=256, dtype=torch.qint8, qscheme=torch.per_tensor_symmetric),
+                              dict(bins=512, dtype=torch.qint8, quant_min=-128, quant_max=127, eps=2**-12),
+                              dict(bins=64, dtype=torch.qint32)]
+
+
+@pytest.mark.parametrize("kwargs", QPARAMS_FROM_STATE_CONFIGS, ids=_ids(QPARAMS_FROM_STATE_CONFIGS))
+def test_histogram_qparams_match_upstream_on_the_same_state(kwargs):
+    # calculate_qparams alone (the range search and the scale and zero point)
+    # on states set directly, so that it runs on torch 1.13 too, whose
+    # observer records histograms differently: few and many values, ranges
+    # from 1e-3 to 1e24, an outlier, relu outputs. Past about 1e12 empty
+    # bins' errors overflow to NaN and upstream's search runs to its end
+    # (seconds in Python): those states only for the first config.
+    g = torch.Generator().manual_seed(15)
+    states = [torch.randn(16, generator=g) * 10.0 ** e for e in (-3, 0, 6, 11)]
+    states += [torch.randn(3000, generator=g), torch.randn(4, 8, generator=g).relu(), torch.tensor([0.0, 1.0, 1e9]),
+               torch.randint(-8, 9, (40,), generator=g).float() * 0.25]
+    if QPARAMS_FROM_STATE_CONFIGS.index(kwargs) == 0:
+        states += [torch.randn(16, generator=g) * 1e13, torch.randn(16, generator=g) * 1e24]
+    for i, x in enumerate(states):
+        ours, theirs = _histogram_pair(kwargs)
+        lo, hi = x.min(), x.max()
+        histogram = torch.histc(x, ours.bins, float(lo), float(hi))
+        for observer in (ours, theirs):
+            observer.histogram.copy_(histogram)
+            observer.min_val.copy_(lo)
+            observer.max_val.copy_(hi)
+        calculate_both(ours, theirs, f"HistogramObserver({kwargs}) state {i} over [{float(lo)}, {float(hi)}]")
+
+
 @requires_torch2_histogram
 def test_histogram_double_input_matches_upstream():
     inputs = batches(13, MIXED, random_shape, dtype=torch.float64)

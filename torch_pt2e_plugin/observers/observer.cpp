@@ -11,6 +11,7 @@
 #include <torch/csrc/jit/frontend/sugared_value.h>
 
 #include "torch_pt2e_plugin/jit/class_attributes.h"
+#include "torch_pt2e_plugin/observers/qparams.h"
 
 namespace torch_pt2e {
 namespace observers {
@@ -258,10 +259,20 @@ bool is_identifier(const std::string& name) {
 
 const char* observer_qualified_prefix() { return kClassPrefix; }
 
+// One lookup of the name among the class's attributes (hasattr + attr are two).
 c10::IValue attribute(const torch::jit::Module& observer, const char* name) {
-  TORCH_CHECK(observer.hasattr(name), "observer ", observer.type()->name()->qualifiedName(),
-              " has no attribute '", name, "'");
-  return observer.attr(name);
+  const auto slot = observer.type()->findAttributeSlot(name);
+  TORCH_CHECK(slot.has_value(), "observer ", observer.type()->name()->qualifiedName(), " has no attribute '", name,
+              "'");
+  return observer._ivalue()->getSlot(*slot);
+}
+
+// The value of a one-element buffer (eps, a fixed scale) as a double.
+double scalar_value(const at::Tensor& t) {
+  if (t.device().is_cpu() && t.scalar_type() == at::kFloat && t.numel() == 1) {
+    return static_cast<double>(*t.data_ptr<float>());
+  }
+  return t.item<double>();
 }
 
 c10::optional<int64_t> read_optional_int(const c10::IValue& v) {
@@ -357,7 +368,7 @@ ObserverConfig read_config(const torch::jit::Module& observer) {
     c.reduce_range = attribute(observer, "reduce_range").toBool();
     c.quant_min = read_optional_int(attribute(observer, "initial_quant_min"));
     c.quant_max = read_optional_int(attribute(observer, "initial_quant_max"));
-    c.eps = attribute(observer, "eps").toTensor().item<double>();
+    c.eps = scalar_value(attribute(observer, "eps").toTensor());
     if (is_moving_average_kind(c.kind)) c.averaging_constant = attribute(observer, "averaging_constant").toDouble();
     if (is_per_channel_kind(c.kind)) c.ch_axis = attribute(observer, "ch_axis").toInt();
     if (c.kind == ObserverKind::kHistogram) {
@@ -374,7 +385,7 @@ ObserverConfig read_config(const torch::jit::Module& observer) {
   } else {
     c.quant_min = attribute(observer, "quant_min").toInt();
     c.quant_max = attribute(observer, "quant_max").toInt();
-    c.fixed_scale = attribute(observer, "scale").toTensor().item<double>();
+    c.fixed_scale = scalar_value(attribute(observer, "scale").toTensor());
     c.fixed_zero_point = attribute(observer, "zero_point").toTensor().item<int64_t>();
   }
   return c;
@@ -382,14 +393,34 @@ ObserverConfig read_config(const torch::jit::Module& observer) {
 
 std::tuple<at::Tensor, at::Tensor> calculate_qparams(const torch::jit::Module& observer) {
   check_observer(observer, "calculate_qparams");
-  const std::string kind = attribute(observer, kKindAttribute).toStringRef();
-  TORCH_CHECK(kind != kind_name(ObserverKind::kPlaceholder),
-              "calculate_qparams: a PlaceholderObserver has no quantization parameters (upstream raises too); "
-              "the flow quantizes its value dynamically or leaves it in floating point");
-  const c10::IValue result = observer.get_method("calculate_qparams")({});
-  const auto& elements = result.toTupleRef().elements();
-  TORCH_CHECK(elements.size() == 2, "calculate_qparams returned ", elements.size(), " values, expected 2");
-  return std::make_tuple(elements[0].toTensor(), elements[1].toTensor());
+  const c10::ClassType& type = *observer.type();
+  const c10::ivalue::Object& object = *observer._ivalue();
+  auto slot = [&](const char* name) -> const c10::IValue& { return object.getSlot(type.getAttributeSlot(name)); };
+  auto spec = [&] {
+    return qparams_spec(slot("quant_min").toInt(), slot("quant_max").toInt(),
+                        static_cast<at::ScalarType>(slot("dtype").toInt()), slot("qscheme").toInt(),
+                        slot("has_customized_qrange").toBool());
+  };
+  // What the calculate_qparams method (methods_source) computes: the same
+  // function of the same attributes, without the interpreter and the
+  // dispatcher in between.
+  switch (kind_from_name(slot(kKindAttribute).toStringRef())) {
+    case ObserverKind::kPlaceholder:
+      TORCH_CHECK(false,
+                  "calculate_qparams: a PlaceholderObserver has no quantization parameters (upstream raises too); "
+                  "the flow quantizes its value dynamically or leaves it in floating point");
+    case ObserverKind::kFixedQParams:
+      return std::make_tuple(slot("scale").toTensor(), slot("zero_point").toTensor());
+    case ObserverKind::kHistogram:
+      return qparams_from_histogram(slot("histogram").toTensor(), slot("min_val").toTensor(),
+                                    slot("max_val").toTensor(), slot("eps").toTensor(), slot("bins").toInt(), spec());
+    case ObserverKind::kMinMax:
+    case ObserverKind::kMovingAverageMinMax:
+    case ObserverKind::kPerChannelMinMax:
+    case ObserverKind::kMovingAveragePerChannelMinMax:
+      break;
+  }
+  return qparams_from_min_max(slot("min_val").toTensor(), slot("max_val").toTensor(), slot("eps").toTensor(), spec());
 }
 
 bool has_qparams(const torch::jit::Module& observer) {

@@ -49,9 +49,10 @@ bool is_observer(const torch::jit::Module& module);
 // values the observer stores (upstream keeps them in float32 buffers too).
 ObserverConfig read_config(const torch::jit::Module& observer);
 
-// Runs the observer's calculate_qparams method: (scale, zero_point) with
-// upstream's dtypes and shapes (see qparams.h). Throws for a Placeholder
-// observer, which has no quantization parameters (as upstream).
+// What the observer's calculate_qparams method returns: (scale, zero_point)
+// with upstream's dtypes and shapes (see qparams.h), computed in C++ from its
+// attributes without running the method. Throws for a Placeholder observer,
+// which has no quantization parameters (as upstream).
 std::tuple<at::Tensor, at::Tensor> calculate_qparams(const torch::jit::Module& observer);
 
 // Whether calculate_qparams returns parameters derived from data (or fixed

@@ -43,19 +43,12 @@ constexpr const char* kAddObserver = "add_observer(Any module, str name, str con
 constexpr const char* kIsObserver = "is_observer(Any module) -> bool";
 constexpr const char* kObserverConfig = "observer_config(Any module) -> str";
 
-c10::QScheme checked_qscheme(int64_t qscheme) {
-  TORCH_CHECK(qscheme >= 0 && qscheme <= static_cast<int64_t>(c10::kPerChannelAffineFloatQParams),
-              "observer qparams: qscheme must be a torch.qscheme value in [0, ",
-              static_cast<int64_t>(c10::kPerChannelAffineFloatQParams), "], got ", qscheme);
-  return static_cast<c10::QScheme>(qscheme);
-}
-
 std::tuple<at::Tensor, at::Tensor> min_max_qparams(const at::Tensor& min_val, const at::Tensor& max_val,
                                                    const at::Tensor& eps, int64_t quant_min, int64_t quant_max,
                                                    at::ScalarType dtype, int64_t qscheme,
                                                    bool has_customized_qrange) {
   return qparams_from_min_max(min_val, max_val, eps,
-                              {quant_min, quant_max, dtype, checked_qscheme(qscheme), has_customized_qrange});
+                              qparams_spec(quant_min, quant_max, dtype, qscheme, has_customized_qrange));
 }
 
 std::tuple<at::Tensor, at::Tensor> histogram_qparams(const at::Tensor& histogram, const at::Tensor& min_val,
@@ -63,7 +56,7 @@ std::tuple<at::Tensor, at::Tensor> histogram_qparams(const at::Tensor& histogram
                                                      int64_t quant_min, int64_t quant_max, at::ScalarType dtype,
                                                      int64_t qscheme, bool has_customized_qrange) {
   return qparams_from_histogram(histogram, min_val, max_val, eps, bins,
-                                {quant_min, quant_max, dtype, checked_qscheme(qscheme), has_customized_qrange});
+                                qparams_spec(quant_min, quant_max, dtype, qscheme, has_customized_qrange));
 }
 
 // ---- module-level ops (boxed: `Any` arrives as an IValue) -------------------

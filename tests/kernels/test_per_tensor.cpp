@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include "kernels/cpu/loops.h"
+#include "tests/common/kernel_test_utils.h"
 #include "torch_pt2e_plugin/ops/per_tensor.h"
 
 namespace ops = torch_pt2e::ops;
@@ -46,7 +47,7 @@ TEST(QuantizePerTensor, NarrowRangeClampsToQuantMinMax) {
 TEST(QuantizePerTensor, EveryIsaVariantAgrees) {
   at::manual_seed(0);
   const at::Tensor x = at::randn({100003}) * 50;
-  for (const auto* table : {&cpu::loops_default(), &cpu::loops_avx2(), &cpu::loops_avx512()}) {
+  for (const auto* table : torch_pt2e::testing::runnable_loop_tables()) {
     SCOPED_TRACE(table->isa_name);
     at::Tensor got = at::empty({x.numel()}, at::kChar);
     cpu::AffineQuantParams p{1.0f / 0.37f, 3.0f, -128.0f, 127.0f, -128, 127};

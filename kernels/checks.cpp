@@ -8,6 +8,8 @@
 #include <c10/util/Exception.h>
 #include <torch/version.h>
 
+#include "kernels/host_values.h"
+
 // uint16 and the float8 dtypes exist in LibTorch 2.1 / 2.3 and later.
 #define TORCH_PT2E_HAS_FLOAT8 (TORCH_VERSION_MAJOR >= 2 && TORCH_VERSION_MINOR >= 1) || TORCH_VERSION_MAJOR > 2
 #define TORCH_PT2E_HAS_UINT16 (TORCH_VERSION_MAJOR >= 2 && TORCH_VERSION_MINOR >= 3) || TORCH_VERSION_MAJOR > 2
@@ -144,6 +146,14 @@ std::string first_offender(const at::Tensor& values, const at::Tensor& bad) {
 
 void check_scale_values(const char* op, const char* name, const at::Tensor& scales) {
   if (scales.numel() == 0) return;
+  // Small CPU tensors: the same test in a loop; the ATen expression below
+  // runs only to name an offender (or for what the loop does not read).
+  bool all_valid = true;
+  const bool visited = visit_host_values(scales, [&](int64_t, auto value) {
+    const double v = static_cast<double>(value);  // exact for every readable dtype
+    all_valid = all_valid && std::isfinite(v) && v > 0.0;
+  });
+  if (visited && all_valid) return;
   const at::Tensor bad = at::logical_not(at::logical_and(at::isfinite(scales), scales > 0));
   if (!bad.any().item<bool>()) return;
   TORCH_CHECK(false, op, ": ", name, " must be finite numbers > 0, got ", name, first_offender(scales, bad));
@@ -151,7 +161,18 @@ void check_scale_values(const char* op, const char* name, const at::Tensor& scal
 
 void check_zero_point_values(const char* op, const at::Tensor& zero_points, int64_t quant_min, int64_t quant_max) {
   if (zero_points.numel() == 0) return;
-  if (at::isFloatingType(zero_points.scalar_type())) {
+  const bool floating = at::isFloatingType(zero_points.scalar_type());
+  bool all_valid = true;
+  const bool visited = visit_host_values(zero_points, [&](int64_t, auto value) {
+    if (floating) {
+      all_valid = all_valid && std::isfinite(static_cast<double>(value));
+    } else {
+      const auto v = static_cast<int64_t>(value);  // as zero_points.to(at::kLong)
+      all_valid = all_valid && v >= quant_min && v <= quant_max;
+    }
+  });
+  if (visited && all_valid) return;
+  if (floating) {
     const at::Tensor bad = at::logical_not(at::isfinite(zero_points));
     if (!bad.any().item<bool>()) return;
     TORCH_CHECK(false, op, ": zero_points must be finite, got zero_points", first_offender(zero_points, bad));

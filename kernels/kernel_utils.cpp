@@ -7,6 +7,7 @@
 #include <torch/version.h>
 
 #include "kernels/checks.h"
+#include "kernels/host_values.h"
 
 namespace torch_pt2e {
 namespace kernels {
@@ -54,20 +55,33 @@ int64_t channel_run(const at::Tensor& dense_tensor, int64_t axis) {
 
 at::Tensor dense(const at::Tensor& t) { return t.is_non_overlapping_and_dense() ? t : t.contiguous(); }
 
+namespace {
+
+// value.item<T>() of a one-element tensor; CPU values are read directly
+// (item() is an op call), converted as item()'s Scalar converts them.
+template <typename T>
+T item_as(const at::Tensor& value) {
+  T result{};
+  if (visit_host_values(value, [&](int64_t, auto v) { result = static_cast<T>(v); })) return result;
+  return value.item<T>();
+}
+
+}  // namespace
+
 double read_scale(const char* op, const char* name, const at::Tensor& value) {
   check_single_element(op, name, value);
-  return value.item<double>();
+  return item_as<double>(value);
 }
 
 int64_t read_integer(const char* op, const char* name, const at::Tensor& value) {
   check_single_element(op, name, value);
   if (at::isFloatingType(value.scalar_type())) {
-    const double v = value.item<double>();
+    const double v = item_as<double>(value);
     TORCH_CHECK(std::isfinite(v) && v == std::nearbyint(v) && std::fabs(v) < 9.2e18, op, ": ", name,
                 " must hold an integer value, got ", v);
     return static_cast<int64_t>(v);
   }
-  return value.item<int64_t>();
+  return item_as<int64_t>(value);
 }
 
 at::Tensor finish_quantize_expression(const at::Tensor& unclamped, const at::Tensor& nan_value, int64_t quant_min,

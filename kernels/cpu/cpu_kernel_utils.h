@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
@@ -36,9 +37,36 @@ struct ParamPlan {
 };
 ParamPlan plan_params(int64_t entries, int64_t inner);
 
-// per_entry (1-D, `entries` values, already in the loop's dtype) laid out
-// by `plan`, contiguous.
-at::Tensor arrange_params(const at::Tensor& per_entry, const ParamPlan& plan);
+// A per-entry parameter of the loops: `values` (one per entry in row-major
+// order, or a single one for every entry; undefined: zeros) converted to
+// `dtype` as as_loop_values converts them, or as reciprocal_as_loop_values
+// when `reciprocal` (kernels/kernel_utils.h); kInt holds the zero points of
+// integer differences (`zero_points.to(at::kInt)`).
+struct LoopParam {
+  at::Tensor values;
+  at::ScalarType dtype;
+  bool reciprocal = false;
+};
+
+// A LoopParam's loop values laid out by `plan` for `entries` entries, valid
+// while this object lives. Small CPU parameters (kernels/host_values.h) are
+// converted and laid out by plain loops into a buffer, with the same
+// conversions as the ATen ops that prepare the others.
+class ParamArray {
+ public:
+  ParamArray(const LoopParam& param, int64_t entries, const ParamPlan& plan);
+  const void* data() const { return data_; }
+
+ private:
+  template <typename Storage, typename Loop>
+  bool fill_on_host(const LoopParam& param, int64_t entries, const ParamPlan& plan, std::vector<Storage>& buffer);
+
+  std::vector<float> floats_;  // loop values of float32, bfloat16 and float16
+  std::vector<double> doubles_;
+  std::vector<int32_t> ints_;
+  at::Tensor tensor_;  // the ATen path's result
+  const void* data_ = nullptr;
+};
 
 // Runs fn(begin, end) over [0, n) on ATen's intra-op thread pool.
 template <typename Fn>
@@ -51,11 +79,11 @@ void parallel_over(int64_t n, const Fn& fn) {
 MinMax tensor_min_max(const at::Tensor& input);
 
 // Quantizes the dense tensor `src` into `out` (same strides) on all threads.
-// inv_scale and zero_point hold one loop value (as_loop_values) per entry;
-// the element at memory offset o uses entry (o / inner) % entries. The loop
-// table must have this combination.
+// inv_scale and zero_point give one loop value per entry (dtype: the compute
+// type); the element at memory offset o uses entry (o / inner) % entries.
+// The loop table must have this combination.
 void quantize_channels(const at::Tensor& src, const at::Tensor& out, ComputeType compute,
-                       const at::Tensor& inv_scale, const at::Tensor& zero_point, int64_t entries, int64_t inner,
+                       const LoopParam& inv_scale, const LoopParam& zero_point, int64_t entries, int64_t inner,
                        RoundingOrder order, int64_t quant_min, int64_t quant_max);
 
 // Whether the loop tables cover these dtypes (else the kernels evaluate
@@ -64,12 +92,13 @@ bool has_quantize_loop(RoundingOrder order, at::ScalarType compute, at::ScalarTy
 bool has_dequantize_loop(c10::optional<DifferenceType> difference, at::ScalarType compute, at::ScalarType input,
                          at::ScalarType out_dtype);
 
-// Dequantizes `src` into `out` likewise; zero_point is int32 for kInteger
-// differences, else loop values of the difference's dtype.
-void dequantize_channels(const at::Tensor& src, const at::Tensor& out, ComputeType compute, const at::Tensor& scale,
-                         DifferenceType difference, const at::Tensor& zero_point, int64_t entries, int64_t inner);
+// Dequantizes `src` into `out` likewise; zero_point's dtype is kInt for
+// kInteger differences (undefined values: no zero points), else the
+// difference's dtype.
+void dequantize_channels(const at::Tensor& src, const at::Tensor& out, ComputeType compute, const LoopParam& scale,
+                         DifferenceType difference, const LoopParam& zero_point, int64_t entries, int64_t inner);
 
-// The dtype dequantize's zero points are passed to the loops in.
+// The dtype dequantize's zero points are stored in for the loops.
 at::ScalarType zero_point_loop_dtype(DifferenceType difference);
 
 // How dequantize computes `q - zero_point` for these operand dtypes, or

@@ -33,13 +33,14 @@ at::Tensor fake_quantize(const char* op, const at::Tensor& input, const at::Tens
   if (src.numel() == 0) return out;
 
   const ParamPlan plan = plan_params(src.size(axis), channel_run(src, axis));
-  const at::Tensor inv = arrange_params(at::reciprocal(scales_f32), plan);
-  const at::Tensor zp = arrange_params(zero_points_i32.to(at::kFloat), plan);
-  const at::Tensor s = arrange_params(scales_f32, plan);
+  const int64_t channels = src.size(axis);
+  const ParamArray inv({scales_f32, at::kFloat, /*reciprocal=*/true}, channels, plan);
+  const ParamArray zp({zero_points_i32, at::kFloat}, channels, plan);
+  const ParamArray s({scales_f32, at::kFloat}, channels, plan);
   FakeQuantParams params;
-  params.inv_scale = inv.data_ptr<float>();
-  params.zero_point = zp.data_ptr<float>();
-  params.scale = s.data_ptr<float>();
+  params.inv_scale = static_cast<const float*>(inv.data());
+  params.zero_point = static_cast<const float*>(zp.data());
+  params.scale = static_cast<const float*>(s.data());
   params.layout = plan.layout;
   params.quant_min = static_cast<float>(quant_min);
   params.quant_max = static_cast<float>(quant_max);

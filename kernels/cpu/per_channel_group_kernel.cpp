@@ -17,9 +17,6 @@ namespace {
 constexpr const char* kQuantizeOp = "quantized_decomposed::quantize_per_channel_group";
 constexpr const char* kDequantizeOp = "quantized_decomposed::dequantize_per_channel_group";
 
-// One value per group: a single value broadcasts to all of them.
-at::Tensor per_group(const at::Tensor& loop_values, int64_t groups) { return loop_values.reshape({-1}).expand({groups}); }
-
 at::Tensor quantize_per_channel_group(const at::Tensor& input, const at::Tensor& scales,
                                       const at::Tensor& zero_points, int64_t quant_min, int64_t quant_max,
                                       at::ScalarType dtype, int64_t group_size) {
@@ -40,9 +37,9 @@ at::Tensor quantize_per_channel_group(const at::Tensor& input, const at::Tensor&
   }
   const at::Tensor src = input.contiguous();
   const at::Tensor out = at::empty(input.sizes(), input.options().dtype(dtype));
-  quantize_channels(src, out, *compute_type(sum.dtype), per_group(reciprocal_as_loop_values(scales, sum.dtype), groups),
-                    per_group(as_loop_values(zero_points, sum.dtype), groups), groups, group_size,
-                    RoundingOrder::kAddThenRound, quant_min, quant_max);
+  // One value per group, or a single one that LoopParam broadcasts to all.
+  quantize_channels(src, out, *compute_type(sum.dtype), {scales, sum.dtype, /*reciprocal=*/true},
+                    {zero_points, sum.dtype}, groups, group_size, RoundingOrder::kAddThenRound, quant_min, quant_max);
   return out;
 }
 
@@ -68,12 +65,11 @@ at::Tensor dequantize_per_channel_group(const at::Tensor& input, const at::Tenso
   }
   const at::Tensor src = input.contiguous();
   const at::Tensor out = at::empty(input.sizes(), input.options().dtype(output_dtype));
-  const at::Tensor zp = !zero_points ? at::zeros({groups}, input.options().dtype(at::kInt))
-                        : *difference_kind == DifferenceType::kInteger
-                            ? per_group(zero_points->to(at::kInt), groups)
-                            : per_group(as_loop_values(*zero_points, difference.dtype), groups);
-  dequantize_channels(src, out, *compute_type(product.dtype), per_group(as_loop_values(scales, product.dtype), groups),
-                      *difference_kind, zp, groups, group_size);
+  // No zero points: an integer difference with zeros.
+  const LoopParam zp{zero_points.value_or(at::Tensor()),
+                     *difference_kind == DifferenceType::kInteger ? at::kInt : difference.dtype};
+  dequantize_channels(src, out, *compute_type(product.dtype), {scales, product.dtype}, *difference_kind, zp, groups,
+                      group_size);
   return out;
 }
 

@@ -36,9 +36,9 @@ at::Tensor quantize_per_channel(const at::Tensor& input, const at::Tensor& scale
   }
   const at::Tensor src = dense(input);
   const at::Tensor out = at::empty_like(src, src.options().dtype(dtype));
-  quantize_channels(src, out, *compute_type(sum.dtype), reciprocal_as_loop_values(scales, sum.dtype),
-                    as_loop_values(zero_points, sum.dtype), src.size(axis), channel_run(src, axis),
-                    RoundingOrder::kRoundThenAdd, quant_min, quant_max);
+  quantize_channels(src, out, *compute_type(sum.dtype), {scales, sum.dtype, /*reciprocal=*/true},
+                    {zero_points, sum.dtype}, src.size(axis), channel_run(src, axis), RoundingOrder::kRoundThenAdd,
+                    quant_min, quant_max);
   return out;
 }
 
@@ -61,11 +61,11 @@ at::Tensor dequantize_per_channel(const at::Tensor& input, const at::Tensor& sca
   }
   const at::Tensor src = dense(input);
   const at::Tensor out = at::empty_like(src, src.options().dtype(out_scalar_type));
-  const at::Tensor zp = !zero_points ? at::zeros({scales.numel()}, scales.options().dtype(at::kInt))
-                        : *difference_kind == DifferenceType::kInteger ? zero_points->to(at::kInt)
-                                                                        : as_loop_values(*zero_points, difference.dtype);
-  dequantize_channels(src, out, *compute_type(product.dtype), as_loop_values(scales, product.dtype), *difference_kind,
-                      zp, src.size(axis), channel_run(src, axis));
+  // No zero points: an integer difference with zeros.
+  const LoopParam zp{zero_points.value_or(at::Tensor()),
+                     *difference_kind == DifferenceType::kInteger ? at::kInt : difference.dtype};
+  dequantize_channels(src, out, *compute_type(product.dtype), {scales, product.dtype}, *difference_kind, zp,
+                      src.size(axis), channel_run(src, axis));
   return out;
 }
 

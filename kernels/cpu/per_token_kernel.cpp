@@ -35,9 +35,9 @@ at::Tensor quantize_per_token(const at::Tensor& input, const at::Tensor& scales,
   }
   const at::Tensor src = input.contiguous();
   const at::Tensor out = at::empty(input.sizes(), input.options().dtype(dtype));
-  quantize_channels(src, out, *compute_type(sum.dtype), reciprocal_as_loop_values(scales.reshape({-1}), sum.dtype),
-                    as_loop_values(zero_points.reshape({-1}), sum.dtype), num_tokens(input), token_length(input),
-                    RoundingOrder::kAddThenRound, quant_min, quant_max);
+  quantize_channels(src, out, *compute_type(sum.dtype), {scales, sum.dtype, /*reciprocal=*/true},
+                    {zero_points, sum.dtype}, num_tokens(input), token_length(input), RoundingOrder::kAddThenRound,
+                    quant_min, quant_max);
   return out;
 }
 
@@ -57,11 +57,9 @@ at::Tensor dequantize_per_token(const at::Tensor& input, const at::Tensor& scale
   }
   const at::Tensor src = input.contiguous();
   const at::Tensor out = at::empty(input.sizes(), input.options().dtype(output_dtype));
-  const at::Tensor zp = *difference_kind == DifferenceType::kInteger
-                            ? zero_points.reshape({-1}).to(at::kInt)
-                            : as_loop_values(zero_points.reshape({-1}), difference.dtype);
-  dequantize_channels(src, out, *compute_type(product.dtype), as_loop_values(scales.reshape({-1}), product.dtype),
-                      *difference_kind, zp, num_tokens(input), token_length(input));
+  const LoopParam zp{zero_points, *difference_kind == DifferenceType::kInteger ? at::kInt : difference.dtype};
+  dequantize_channels(src, out, *compute_type(product.dtype), {scales, product.dtype}, *difference_kind, zp,
+                      num_tokens(input), token_length(input));
   return out;
 }
 

@@ -263,3 +263,97 @@ def test_float8_parity_with_upstream(dtype):
     # is not supported"), so there is no upstream result to compare a float8 dequantize with.
     with pytest.raises(RuntimeError, match="Float8"):
         up.dequantize_per_channel(expected, scales, zps, 1, -bound, bound, dtype)
+
+
+# ---- small parameters: plain loops (kernels/host_values.h) against ATen ops --
+# Parameter tensors of more than 2**16 entries are checked and prepared with
+# ATen ops, smaller CPU ones with plain loops. Quantizing LARGE channels at
+# once, then a few of them alone, runs the same values through both paths.
+LARGE = 2**16 + 3
+ALL_ZP_DTYPES = [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.float16, torch.bfloat16,
+                 torch.float32, torch.float64]
+# One channel, a few, and non-contiguous parameters (every other channel).
+SMALL_SLICES = [slice(0, 1), slice(0, 9), slice(1, 18, 2)]
+
+
+def _large_qparams(scale_dtype, zp_dtype):
+    g = torch.Generator().manual_seed(7)
+    scales = (torch.rand(LARGE, generator=g, dtype=torch.float64) * 0.5 + 0.01).to(scale_dtype)
+    scales[0] = 0.5
+    zps = torch.randint(0 if zp_dtype == torch.uint8 else -100, 101, (LARGE,), generator=g)
+    if zp_dtype.is_floating_point:
+        zps = zps + torch.rand(LARGE, generator=g, dtype=torch.float64)  # fractional: truncated by the cast
+    return scales, zps.to(zp_dtype)
+
+
+@pytest.mark.parametrize("scale_dtype", SCALE_DTYPES)
+@pytest.mark.parametrize("zp_dtype", ALL_ZP_DTYPES)
+def test_small_parameters_match_the_aten_path(scale_dtype, zp_dtype):
+    scales, zps = _large_qparams(scale_dtype, zp_dtype)
+    x = _inputs((LARGE, 3))
+    for axis, data in ((0, x), (1, x.t().contiguous())):  # runs of 3 elements, or one channel per element
+        def rows(t, channels):
+            return t[channels] if axis == 0 else t[:, channels]
+        q = OPS.quantize_per_channel(data, scales, zps, axis, -128, 127, torch.int8)
+        for channels in SMALL_SLICES:
+            small = OPS.quantize_per_channel(rows(data, channels), scales[channels], zps[channels], axis, -128, 127,
+                                             torch.int8)
+            assert torch.equal(small, rows(q, channels)), (axis, channels)
+        for zp, out_dtype in itertools.product((zps, None), OUT_DTYPES):
+            d = OPS.dequantize_per_channel(q, scales, zp, axis, -128, 127, torch.int8, out_dtype=out_dtype)
+            for channels in SMALL_SLICES:
+                small = OPS.dequantize_per_channel(rows(q, channels), scales[channels],
+                                                   None if zp is None else zp[channels], axis, -128, 127, torch.int8,
+                                                   out_dtype=out_dtype)
+                assert_bitwise_equal(small, rows(d, channels), f"axis={axis} {channels} zp={zp is not None} "
+                                                               f"out={out_dtype}")
+
+
+def _message(call):
+    with pytest.raises(RuntimeError) as info:
+        call()
+    return str(info.value).splitlines()[0]
+
+
+@pytest.mark.parametrize("scale_dtype", SCALE_DTYPES)
+def test_small_parameters_reject_scales_like_the_aten_path(scale_dtype):
+    x, q = torch.ones(LARGE, 2), torch.ones(LARGE, 2, dtype=torch.int8)
+    zps = torch.zeros(LARGE, dtype=torch.int64)
+    for bad, text in ((0.0, "0"), (-1.5, "-1.5"), (float("nan"), "nan"), (float("inf"), "inf"),
+                      (float("-inf"), "-inf")):
+        scales = torch.ones(LARGE, dtype=scale_dtype)
+        scales[5] = bad
+        for op in (lambda n, s: OPS.quantize_per_channel(x[:n], s, zps[:n], 0, -128, 127, torch.int8),
+                   lambda n, s: OPS.dequantize_per_channel(q[:n], s, zps[:n], 0, -128, 127, torch.int8)):
+            aten = _message(lambda: op(LARGE, scales))
+            assert aten.endswith(f": scales must be finite numbers > 0, got scales[5] = {text}"), aten
+            assert _message(lambda: op(9, scales[:9])) == aten
+            assert _message(lambda: op(9, scales[1:19:2])) == aten.replace("[5]", "[2]")
+
+
+@pytest.mark.parametrize("zp_dtype", ALL_ZP_DTYPES)
+def test_small_parameters_reject_zero_points_like_the_aten_path(zp_dtype):
+    x, q = torch.ones(LARGE, 2), torch.ones(LARGE, 2, dtype=torch.int8)
+    scales = torch.ones(LARGE)
+    if zp_dtype.is_floating_point:
+        bad_values = [(float("nan"), "must be finite, got zero_points[5] = nan"),
+                      (float("inf"), "must be finite, got zero_points[5] = inf"),
+                      (float("-inf"), "must be finite, got zero_points[5] = -inf")]
+    else:
+        bad_values = [(101, "must lie in [quant_min, quant_max] = [-100, 100], got zero_points[5] = 101")]
+        if zp_dtype != torch.uint8:
+            bad_values.append((-101, "must lie in [quant_min, quant_max] = [-100, 100], got zero_points[5] = -101"))
+    for bad, text in bad_values:
+        zps = torch.zeros(LARGE, dtype=zp_dtype)
+        zps[5] = bad
+        for op in (lambda n, z: OPS.quantize_per_channel(x[:n], scales[:n], z, 0, -100, 100, torch.int8),
+                   lambda n, z: OPS.dequantize_per_channel(q[:n], scales[:n], z, 0, -100, 100, torch.int8)):
+            aten = _message(lambda: op(LARGE, zps))
+            assert aten.endswith(": zero_points " + text), aten
+            assert _message(lambda: op(9, zps[:9])) == aten
+            assert _message(lambda: op(9, zps[1:19:2])) == aten.replace("[5]", "[2]")
+    # Float zero points are not range-checked, on either path.
+    zps = torch.full((LARGE,), 300.5).to(zp_dtype) if zp_dtype.is_floating_point else None
+    if zps is not None:
+        assert torch.equal(OPS.quantize_per_channel(x[:9], scales[:9], zps[:9], 0, -100, 100, torch.int8),
+                           OPS.quantize_per_channel(x, scales, zps, 0, -100, 100, torch.int8)[:9])

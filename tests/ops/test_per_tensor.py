@@ -73,6 +73,43 @@ def test_tensor_overloads():
     assert torch.equal(d, d2)
 
 
+@pytest.mark.parametrize("scale_dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64])
+@pytest.mark.parametrize("zp_dtype", [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.float16,
+                                      torch.bfloat16, torch.float32, torch.float64])
+def test_tensor_overloads_read_every_dtype_and_layout(scale_dtype, zp_dtype):
+    # CPU parameters are read without item() (kernels/host_values.h): the value
+    # must be item()'s, whatever the dtype and layout.
+    x = _inputs((5, 7))
+    scale = torch.tensor([9.0, 0.0123 if scale_dtype.is_floating_point else 2.0], dtype=torch.float64).to(scale_dtype)
+    zp = torch.tensor([100, 3, 7], dtype=zp_dtype)
+    q_bounds = (torch.tensor([-128]), torch.tensor(127.0))
+    for s, z in ((scale[1:], zp[1:2]), (scale[1], zp[1]), (scale[1:].expand(1), zp[1::2]), (scale[1:].view(1, 1),
+                                                                                              zp[1:2].view(1, 1, 1))):
+        expected = OPS.quantize_per_tensor(x, s.item(), int(z.item()), -128, 127, torch.int8)
+        assert torch.equal(OPS.quantize_per_tensor.tensor(x, s, z, -128, 127, torch.int8), expected)
+        assert torch.equal(OPS.quantize_per_tensor.tensor2(x, s, z, *q_bounds, torch.int8), expected)
+        d = OPS.dequantize_per_tensor(expected, s.item(), int(z.item()), -128, 127, torch.int8)
+        assert_bitwise_equal(OPS.dequantize_per_tensor.tensor(expected, s, z, -128, 127, torch.int8), d)
+        assert_bitwise_equal(OPS.dequantize_per_tensor.tensor2(expected, s, z, *q_bounds, torch.int8), d)
+    if zp_dtype.is_floating_point:
+        with pytest.raises(RuntimeError, match="zero_point must hold an integer value, got 2.5"):
+            OPS.quantize_per_tensor.tensor(x, scale[1:], torch.tensor([2.5], dtype=zp_dtype), -128, 127, torch.int8)
+
+
+def test_tensor_overloads_check_the_values_they_read():
+    x = _inputs((3,))
+    for scale, text in ((0.0, "0"), (-2.0, "-2"), (float("nan"), "nan"), (float("inf"), "inf")):
+        for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+            with pytest.raises(RuntimeError, match=f"scale must be a finite number > 0, got {text}(\\s|$)"):
+                OPS.quantize_per_tensor.tensor(x, torch.tensor([scale], dtype=dtype), torch.tensor(0), -128, 127,
+                                               torch.int8)
+    with pytest.raises(RuntimeError, match=r"zero_point must lie in \[quant_min, quant_max\] = \[-128, 127\], got 200"):
+        OPS.dequantize_per_tensor.tensor(x.to(torch.int8), torch.tensor(0.5), torch.tensor(200, dtype=torch.uint8),
+                                         -128, 127, torch.int8)
+    with pytest.raises(RuntimeError, match="quant_min must hold an integer value, got -0.5"):
+        OPS.quantize_per_tensor.tensor2(x, torch.tensor(0.5), torch.tensor(0), torch.tensor(-0.5), torch.tensor(1),
+                                        torch.int8)
+
 def test_layouts_and_sizes():
     x = _inputs((2, 3, 17, 19)).contiguous(memory_format=torch.channels_last)
     q = OPS.quantize_per_tensor(x, 0.1, 0, -128, 127, torch.int8)

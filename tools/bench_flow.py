@@ -12,8 +12,11 @@ Prints, in one run:
     trees of the prepared and converted modules cost: wrapping as the flow
     does, wrapping and then walking every submodule, and torch's own wrap.
 
-Each timing is the median of --repeat runs; calibration runs once between
-prepare and convert and is not counted. Run with Debian's torch 1.13:
+Each prepare/convert timing is the median of --repeat runs. Calibration runs
+twice between prepare and convert and the converted module runs twice, not
+counted in those; for the synthetic graphs their times are printed (the first
+call compiles the graph, which costs TorchScript a name scan per attribute
+read: the reason for passes/attribute_groups.h). Run with Debian's torch 1.13:
     TORCH_PT2E_LIBRARY=bazel-bin/libtorch_pt2e.so /usr/bin/python3 tools/bench_flow.py --clock cpu
 """
 
@@ -84,22 +87,35 @@ def median_wrap_time(fn, repeat):
     return statistics.median(times)
 
 
-def time_pt2e(scripted, example, repeat, wrap_times=None):
+def timed_calls(module, example, calls=2):
+    """Seconds (by CLOCK) of each of `calls` runs of `module` on `example`."""
+    times = []
+    # Without the graph executor's optimizations, whose common subexpression
+    # elimination takes minutes on the 100k-node graphs.
+    with torch.no_grad(), torch.jit.optimized_execution(False):
+        for _ in range(calls):
+            start = CLOCK()
+            module(*example)
+            times.append(CLOCK() - start)
+    return times
+
+
+def time_pt2e(scripted, example, repeat, wrap_times=None, run_times=None):
     """prepare and convert seconds, and the user-CPU seconds of both together;
     with a list `wrap_times`, also appends, for the prepared and then the
     converted module, the seconds of its Python module tree: torch_pt2e's
     wrap_cpp_module as the flow makes it (part of both timings; submodules'
     wrappers made when first read), the same followed by a walk that reads
-    every submodule, and torch's eager torch.jit._recursive.wrap_cpp_module."""
+    every submodule, and torch's eager torch.jit._recursive.wrap_cpp_module.
+    With a list `run_times`, appends the seconds of two calibration batches and
+    then of two runs of the converted module."""
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
     prepare_s, prepare_user, prepared = median_time(lambda: prepare_pt2e(scripted, quantizer), repeat)
-    # Untimed runs without the graph executor's optimizations, whose common
-    # subexpression elimination takes minutes on the 100k-node graphs.
-    with torch.no_grad(), torch.jit.optimized_execution(False):
-        prepared(*example)
+    calibration = timed_calls(prepared, example)
     convert_s, convert_user, converted = median_time(lambda: convert_pt2e(prepared), repeat)
-    with torch.no_grad(), torch.jit.optimized_execution(False):
-        converted(*example)  # the result runs
+    runs = timed_calls(converted, example)  # the result runs
+    if run_times is not None:
+        run_times.extend(calibration + runs)
     if wrap_times is not None:
         for module in (prepared, converted):
             wrap_times.append(median_wrap_time(lambda: wrap_cpp_module(module._c), repeat))
@@ -205,9 +221,12 @@ def main():
         print("(wrap: of those, the Python module tree of the prepared / converted module as the")
         print(" flow makes it, with torch_pt2e._wrap.wrap_cpp_module, whose submodule wrappers are")
         print(" made when first read; +walk: the same and then a walk reading every submodule")
-        print(" (named_modules); torch: torch's eager torch.jit._recursive.wrap_cpp_module)")
+        print(" (named_modules); torch: torch's eager torch.jit._recursive.wrap_cpp_module;")
+        print(" calib 1st/2nd: the prepared module's first and second batch; run 1st/2nd: the")
+        print(" converted module's; one batch of 2 x 8 values)")
         print(f"{'blocks':>7}{'nodes':>8} | {'prepare s':>9} {'convert s':>9} | {'us/node':>8} | "
-              f"{'wrap prep':>9} {'+walk':>7} {'torch':>7} | {'wrap conv':>9} {'+walk':>7} {'torch':>7}")
+              f"{'wrap prep':>9} {'+walk':>7} {'torch':>7} | {'wrap conv':>9} {'+walk':>7} {'torch':>7} | "
+              f"{'calib 1st':>9} {'2nd':>6} | {'run 1st':>7} {'2nd':>6}")
         probe = torch.jit.script(ResidualStack(10, width).eval())
         nodes_per_block = graph_nodes(probe) / 10
         for target in (int(n) for n in args.synthetic_nodes.split(",")):
@@ -215,11 +234,12 @@ def main():
             scripted = torch.jit.script(ResidualStack(blocks, width).eval())
             nodes = graph_nodes(scripted)
             example = (torch.randn(2, width),)
-            wrap_times = []
-            prepare_s, convert_s, _ = time_pt2e(scripted, example, args.repeat, wrap_times)
+            wrap_times, run_times = [], []
+            prepare_s, convert_s, _ = time_pt2e(scripted, example, args.repeat, wrap_times, run_times)
             print(f"{blocks:>7}{nodes:>8} | {prepare_s:>9.3f} {convert_s:>9.3f} | "
                   f"{(prepare_s + convert_s) / nodes * 1e6:>8.1f} | {wrap_times[0]:>9.3f} {wrap_times[1]:>7.3f} "
-                  f"{wrap_times[2]:>7.3f} | {wrap_times[3]:>9.3f} {wrap_times[4]:>7.3f} {wrap_times[5]:>7.3f}",
+                  f"{wrap_times[2]:>7.3f} | {wrap_times[3]:>9.3f} {wrap_times[4]:>7.3f} {wrap_times[5]:>7.3f} | "
+                  f"{run_times[0]:>9.3f} {run_times[1]:>6.3f} | {run_times[2]:>7.3f} {run_times[3]:>6.3f}",
                   flush=True)
 
 

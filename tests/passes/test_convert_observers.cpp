@@ -67,10 +67,13 @@ TEST(FoldQuantize, WeightQuantizationBecomesAnInt8AttributeAndActivationsStay) {
   const at::Tensor before = module.clone().forward({x}).toTensor();
   EXPECT_EQ(torch_pt2e::passes::fold_quantize(module), 1);
   auto graph = module.get_method("forward").graph();
+  // The folded weight is read where its quantize was, and feeds its dequantize;
+  // the activations' two quantize nodes stay.
   FileCheck()
-      .check("prim::GetAttr[name=\"_frozen_param0\"]")
-      ->check_count("quantized_decomposed::quantize_per_tensor", 2, /*exactly=*/true)
+      .check("%_frozen_param0 : Tensor = prim::GetAttr[name=\"_frozen_param0\"]")
+      ->check_next("quantized_decomposed::dequantize_per_tensor(%_frozen_param0")
       ->run(*graph);
+  FileCheck().check_count("quantized_decomposed::quantize_per_", 2, /*exactly=*/true)->run(*graph);
   EXPECT_EQ(module.attr("_frozen_param0").toTensor().scalar_type(), at::kChar);
   EXPECT_TRUE(at::equal(module.clone().forward({x}).toTensor(), before));
   torch_pt2e::passes::remove_observer_modules(module);

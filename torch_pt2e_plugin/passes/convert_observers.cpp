@@ -177,13 +177,16 @@ class ObserverConverter {
   }
 
   // A buffer of the module (or of a group) under a fresh name from `base`,
-  // read right where its holder is defined.
+  // read at the insert point.
   Value* qparam_attribute(const std::string& base, const at::Tensor& value) {
     if (!names_) names_.emplace(module_);
     const std::string name = names_->take_unique(base);
     const AttributeGroups::Holder holder = qparam_holders_->next();
     jit::append_attribute(holder.module, name, c10::TensorType::get(), value, c10::AttributeKind::BUFFER);
-    return insert_attribute_read(graph_, holder.read, name, c10::TensorType::get());
+    // At the insert point (the call), like constant().
+    Node* read = graph_.insertNode(create_get_attr(graph_, holder.read, name, c10::TensorType::get()));
+    read->output()->setDebugName(name);
+    return read->output();
   }
 
   // A quantize / dequantize node with every argument of its schema given, in
@@ -202,7 +205,7 @@ class ObserverConverter {
     return node->output();
   }
 
-  // Constant nodes for literal arguments, at the graph's start, each shared
+  // Constant nodes for literal arguments, at the first call needing them, each shared
   // by up to kConstantUses uses. Graph::insert adds a constant for each
   // literal argument of each call, about ten per q/dq pair, and every pass
   // after convert walks them until constant pooling merges them (on a
@@ -228,8 +231,22 @@ class ObserverConverter {
     }
     auto& cached = constants_[key];
     if (cached == nullptr || cached->uses().size() >= kConstantUses) {
-      torch::jit::WithInsertPoint guard(graph_.block()->nodes().front());
-      cached = graph_.insertConstant(value);
+      Node* node = graph_.create(c10::prim::Constant);
+      if (value.isNone()) {
+        node->output()->setType(c10::NoneType::get());
+      } else if (value.isInt()) {
+        node->i_(c10::attr::value, value.toInt());
+        node->output()->setType(c10::IntType::get());
+      } else {
+        node->f_(c10::attr::value, value.toDouble());
+        node->output()->setType(c10::FloatType::get());
+      }
+      // At the insert point (before the observer call, in the graph's own
+      // block): calls are converted in graph order, so it comes before every
+      // later use. Not at the graph's start: see pool_constants
+      // (graph_utils.h); inserting before the first node, once LibTorch has
+      // renumbered the graph, renumbers all of it per insertion.
+      cached = graph_.insertNode(node)->output();
     }
     return cached;
   }
@@ -242,7 +259,6 @@ class ObserverConverter {
       const std::string index = std::to_string(per_channel_++);
       Value* scale_value = qparam_attribute("_scale_" + index, scale);
       Value* zp_value = qparam_attribute("_zero_point_" + index, zero_point);
-      // add_tensor_attribute puts the GetAttr at the graph start; the insert point stays at the call.
       Value* axis = constant(facts.ch_axis);
       Value* qmin = constant(range.first);
       Value* qmax = constant(range.second);

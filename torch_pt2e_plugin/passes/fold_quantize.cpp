@@ -135,7 +135,12 @@ int64_t fold_quantize(Module& module) {
     const AttributeGroups::Holder holder = holders.next();
     jit::append_attribute(holder.module, name, c10::TensorType::get(), result->toTensor(),
                           c10::AttributeKind::BUFFER);
-    Value* attribute = insert_attribute_read(*graph, holder.read, name, c10::TensorType::get());
+    // Read where the quantize was, not at the graph's start (see pool_constants
+    // in graph_utils.h: insertions there can renumber the graph each time).
+    Node* read = create_get_attr(*graph, holder.read, name, c10::TensorType::get());
+    read->insertBefore(q);
+    read->output()->setDebugName(name);
+    Value* attribute = read->output();
     copy_metadata(q, attribute->node());
     q->output()->replaceAllUsesWith(attribute);
     folded_nodes.push_back(q);

@@ -162,12 +162,13 @@ bool is_immutable_constant_type(const c10::TypePtr& type) {
 }
 
 void pool_block_constants(torch::jit::Block* block,
-                          std::unordered_set<Node*, torch::jit::HashNode, torch::jit::EqualNode>& kept) {
+                          std::unordered_set<Node*, torch::jit::HashNode, torch::jit::EqualNode>& kept,
+                          torch::jit::Block* top) {
   for (auto it = block->nodes().begin(); it != block->nodes().end();) {
     Node* node = *it;
     ++it;  // (node may move or die below)
     if (!node->blocks().empty()) {
-      for (torch::jit::Block* nested : node->blocks()) pool_block_constants(nested, kept);
+      for (torch::jit::Block* nested : node->blocks()) pool_block_constants(nested, kept, top);
       continue;
     }
     if (node->kind() != c10::prim::Constant) continue;
@@ -177,8 +178,15 @@ void pool_block_constants(torch::jit::Block* block,
       node->destroy();
       continue;
     }
-    Node* front = node->owningGraph()->block()->nodes().front();
-    if (node != front) node->moveBefore(front);
+    // A kept constant stays where it is (it comes before every duplicate,
+    // which the walk meets later); one in a nested block moves right before
+    // the graph-level node holding that block, to reach the duplicates after
+    // it. (See pool_constants in graph_utils.h for why not to the front.)
+    if (node->owningBlock() != top) {
+      Node* holder = node;
+      while (holder->owningBlock() != top) holder = holder->owningBlock()->owningNode();
+      node->moveBefore(holder);
+    }
   }
 }
 
@@ -193,7 +201,7 @@ void pool_constants(const std::shared_ptr<torch::jit::Graph>& graph) {
     return;
   }
   std::unordered_set<Node*, torch::jit::HashNode, torch::jit::EqualNode> kept;
-  pool_block_constants(graph->block(), kept);
+  pool_block_constants(graph->block(), kept, graph->block());
 }
 
 Node* create_get_attr(torch::jit::Graph& graph, Value* object, const std::string& name, const c10::TypePtr& type) {
@@ -205,10 +213,8 @@ Node* create_get_attr(torch::jit::Graph& graph, Value* object, const std::string
 
 Value* insert_attribute_read(torch::jit::Graph& graph, Value* holder, const std::string& name,
                              const c10::TypePtr& type) {
-  Node* defined = holder->node();
-  torch::jit::WithInsertPoint guard(defined->kind() == c10::prim::Param ? graph.param_node()->next()
-                                                                         : defined->next());
-  Node* get = graph.insertNode(create_get_attr(graph, holder, name, type));
+  Node* get = create_get_attr(graph, holder, name, type);
+  get->insertAfter(holder->node());  // for `self`, the param node: the graph's start
   get->output()->setDebugName(name);
   return get->output();
 }

@@ -217,16 +217,19 @@ TEST(QParamsFromHistogram, UnobservedAndBinMismatch) {
 
 // ---- the CPU path on floats against the tensor path ---------------------------
 
+// An observer's dtype, scheme and range (customized: quant_min/quant_max given).
+struct QParamsSpec {
+  at::ScalarType dtype;
+  c10::QScheme qscheme;
+  int64_t qmin, qmax;
+  bool customized;
+};
+
 // qparams_from_min_max computes float32 statistics on the CPU element by
 // element; every result must be qparams_with_aten's, bit for bit, or the
 // same error.
 TEST(QParamsFromMinMax, CpuPathMatchesTheTensorPath) {
-  const struct {
-    at::ScalarType dtype;
-    c10::QScheme qscheme;
-    int64_t qmin, qmax;
-    bool customized;
-  } specs[] = {
+  const QParamsSpec specs[] = {
       {at::kQUInt8, c10::kPerTensorAffine, 0, 255, false},
       {at::kQInt8, c10::kPerTensorAffine, -128, 127, false},
       {at::kQInt8, c10::kPerTensorSymmetric, -128, 127, false},
@@ -474,12 +477,7 @@ std::pair<at::Tensor, at::Tensor> upstream_search(const at::Tensor& histogram, c
 TEST(QParamsFromHistogram, MatchesUpstreamSearchInEveryRegime) {
   std::mt19937 gen(41);
   std::uniform_real_distribution<double> exponent(-3.0, 30.0);
-  const struct {
-    at::ScalarType dtype;
-    c10::QScheme qscheme;
-    int64_t qmin, qmax;
-    bool customized;
-  } specs[] = {
+  const QParamsSpec specs[] = {
       {at::kQUInt8, c10::kPerTensorAffine, 0, 255, false},
       {at::kChar, c10::kPerTensorAffine, -128, 127, true},
       {at::kQInt8, c10::kPerTensorSymmetric, -128, 127, false},

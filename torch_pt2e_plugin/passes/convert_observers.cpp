@@ -231,22 +231,12 @@ class ObserverConverter {
     }
     auto& cached = constants_[key];
     if (cached == nullptr || cached->uses().size() >= kConstantUses) {
-      Node* node = graph_.create(c10::prim::Constant);
-      if (value.isNone()) {
-        node->output()->setType(c10::NoneType::get());
-      } else if (value.isInt()) {
-        node->i_(c10::attr::value, value.toInt());
-        node->output()->setType(c10::IntType::get());
-      } else {
-        node->f_(c10::attr::value, value.toDouble());
-        node->output()->setType(c10::FloatType::get());
-      }
       // At the insert point (before the observer call, in the graph's own
       // block): calls are converted in graph order, so it comes before every
       // later use. Not at the graph's start: see pool_constants
       // (graph_utils.h); inserting before the first node, once LibTorch has
       // renumbered the graph, renumbers all of it per insertion.
-      cached = graph_.insertNode(node)->output();
+      cached = graph_.insertConstant(value);
     }
     return cached;
   }

@@ -71,9 +71,9 @@ TEST(SharingGroups, NoImplicitSharingGivesOneGroupPerAdd) {
   EXPECT_EQ(groups.num_groups, 3);
   const auto add = adds(*graph);
   for (Node* n : add) {
-    const int64_t g = groups.group.at(q::EdgeOrNode::output(n->output()));
-    EXPECT_EQ(groups.group.at(q::EdgeOrNode::edge(n->input(0), n)), g);
-    EXPECT_EQ(groups.group.at(q::EdgeOrNode::edge(n->input(1), n)), g);
+    const int64_t g = groups.group_of(q::EdgeOrNode::output(n->output()));
+    EXPECT_EQ(groups.group_of(q::EdgeOrNode::edge(n->input(0), n)), g);
+    EXPECT_EQ(groups.group_of(q::EdgeOrNode::edge(n->input(1), n)), g);
   }
 }
 

@@ -1,11 +1,15 @@
 #include "torch_pt2e_plugin/observers/observer.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdint>
 #include <limits>
 #include <memory>
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <ATen/EmptyTensor.h>
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/frontend/resolver.h>
 #include <torch/csrc/jit/frontend/sugared_value.h>
@@ -150,7 +154,34 @@ struct Attribute {
 
 c10::IValue optional_int(const c10::optional<int64_t>& v) { return v ? c10::IValue(*v) : c10::IValue(); }
 
-at::Tensor float_scalar(double v) { return at::scalar_tensor(v, at::kFloat); }
+// The observers' buffers, made without the dispatcher: at::full and
+// at::zeros each dispatch an allocation and a TensorIterator fill, and the
+// flow makes three or four buffers for each of tens of thousands of
+// observers. Same dtypes, shapes and values (a double converted as fill_
+// converts it: to the nearest float32).
+template <typename T>
+at::Tensor filled_cpu(c10::IntArrayRef sizes, at::ScalarType dtype, T value) {
+  at::Tensor t(at::detail::empty_cpu(sizes, dtype));
+  T* data = static_cast<T*>(t.data_ptr());
+  std::fill(data, data + t.numel(), value);
+  return t;
+}
+
+// fill_'s conversion: a finite double beyond float32's range is an error.
+float to_float32(double v) {
+  TORCH_CHECK(!std::isfinite(v) || std::fabs(v) <= std::numeric_limits<float>::max(), "observer: the value ", v,
+              " cannot be converted to float32 without overflow");
+  return static_cast<float>(v);
+}
+
+int32_t to_int32(int64_t v) {
+  TORCH_CHECK(v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max(), "observer: the value ",
+              v, " cannot be converted to int32 without overflow");
+  return static_cast<int32_t>(v);
+}
+
+at::Tensor float_scalar(double v) { return filled_cpu<float>({}, at::kFloat, to_float32(v)); }
+at::Tensor float_tensor(c10::IntArrayRef sizes, double v) { return filled_cpu<float>(sizes, at::kFloat, to_float32(v)); }
 
 bool is_uniform(ObserverKind kind) {
   return kind != ObserverKind::kPlaceholder && kind != ObserverKind::kFixedQParams;
@@ -194,11 +225,11 @@ std::vector<Attribute> attributes_for(const ObserverConfig& c, bool training) {
       a.push_back({"bins", Int, c.bins, false});
       a.push_back({"upsample_rate", Int, c.upsample_rate, false});
     }
-    a.push_back({"eps", Tensor, at::full({1}, c.eps, at::kFloat), true});
-    if (c.kind == ObserverKind::kHistogram) a.push_back({"histogram", Tensor, at::zeros({c.bins}, at::kFloat), true});
+    a.push_back({"eps", Tensor, float_tensor({1}, c.eps), true});
+    if (c.kind == ObserverKind::kHistogram) a.push_back({"histogram", Tensor, float_tensor({c.bins}, 0.0), true});
     if (is_per_channel_kind(c.kind)) {
-      a.push_back({"min_val", Tensor, at::empty({0}, at::kFloat), true});
-      a.push_back({"max_val", Tensor, at::empty({0}, at::kFloat), true});
+      a.push_back({"min_val", Tensor, float_tensor({0}, 0.0), true});
+      a.push_back({"max_val", Tensor, float_tensor({0}, 0.0), true});
     } else {
       a.push_back({"min_val", Tensor, float_scalar(std::numeric_limits<double>::infinity()), true});
       a.push_back({"max_val", Tensor, float_scalar(-std::numeric_limits<double>::infinity()), true});
@@ -213,8 +244,8 @@ std::vector<Attribute> attributes_for(const ObserverConfig& c, bool training) {
   } else {
     a.push_back({"quant_min", Int, *c.quant_min, false});
     a.push_back({"quant_max", Int, *c.quant_max, false});
-    a.push_back({"scale", Tensor, at::full({1}, c.fixed_scale, at::kFloat), true});
-    a.push_back({"zero_point", Tensor, at::full({1}, c.fixed_zero_point, at::kInt), true});
+    a.push_back({"scale", Tensor, float_tensor({1}, c.fixed_scale), true});
+    a.push_back({"zero_point", Tensor, filled_cpu<int32_t>({1}, at::kInt, to_int32(c.fixed_zero_point)), true});
   }
   return a;
 }

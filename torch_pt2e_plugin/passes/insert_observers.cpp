@@ -89,7 +89,9 @@ class ObserverInserter {
     }
     groups_ = compute_sharing_groups(graph_, annotations_);
     instances_.resize(groups_.num_groups);
-    for (const auto& key : groups_.keys) plan_instance(key);
+    key_instance_.assign(groups_.keys.size(), -1);
+    group_instance_.assign(groups_.num_groups, kUnplanned);
+    for (size_t i = 0; i < groups_.keys.size(); ++i) plan_instance(static_cast<int64_t>(i));
     // Observers and fake quantizers go on the top module, or into groups
     // when there are very many (passes/attribute_groups.h); derived
     // observers, which the Python package looks up by name, stay on it.
@@ -130,28 +132,27 @@ class ObserverInserter {
   };
 
   // Upstream's _create_obs_or_fq_from_qspec, deferred: which instance each
-  // key uses (-1: no observer). The group's first key decides.
-  void plan_instance(const EdgeOrNode& key) {
-    const int64_t group = groups_.group.at(key);
-    if (key_instance_.count(key)) return;
-    if (group_planned_.insert(group).second) {
-      const QuantizationSpecPtr& spec = groups_.spec.at(key);
+  // key (by index) uses (-1: no observer). The group's first key decides.
+  void plan_instance(int64_t key) {
+    const int64_t group = groups_.key_group[key];
+    if (group_instance_[group] == kUnplanned) {
+      const QuantizationSpecPtr& spec = groups_.key_spec[key];
       if (!spec) {
         group_instance_[group] = -1;
       } else if (spec->kind() == SpecKind::kShared) {
         const EdgeOrNode& target = static_cast<const quantizer::SharedQuantizationSpec&>(*spec).edge_or_node;
-        const auto it = key_instance_.find(target);
-        TORCH_CHECK(it != key_instance_.end(), "prepare_pt2e: ", key.describe(),
+        const int64_t target_index = groups_.index_of(target);
+        TORCH_CHECK(target_index >= 0 && target_index < key, "prepare_pt2e: ", groups_.keys[key].describe(),
                     " shares the observer of ", target.describe(),
                     ", which has no observer yet; make sure only to refer to an edge or output that is annotated "
                     "earlier in graph order with a quantization spec");
-        group_instance_[group] = it->second;
+        group_instance_[group] = key_instance_[target_index];
       } else {
         instances_[group].spec = spec;
         group_instance_[group] = group;
       }
     }
-    key_instance_[key] = group_instance_.at(group);
+    key_instance_[key] = group_instance_[group];
   }
 
   // Registers the instance's module on the model the first time it is used.
@@ -195,10 +196,10 @@ class ObserverInserter {
         const auto& derived = static_cast<const quantizer::DerivedQuantizationSpec&>(*spec);
         std::vector<Module> sources;
         for (const auto& source : derived.derived_from) {
-          const auto it = key_instance_.find(source);
-          TORCH_CHECK(it != key_instance_.end() && it->second >= 0, "prepare_pt2e: DerivedQuantizationSpec derives ",
-                      "from ", source.describe(), ", which has no observer");
-          sources.push_back(instance_module(it->second));
+          const int64_t source_instance = instance_for(source);
+          TORCH_CHECK(source_instance >= 0, "prepare_pt2e: DerivedQuantizationSpec derives ", "from ",
+                      source.describe(), ", which has no observer");
+          sources.push_back(instance_module(source_instance));
         }
         observers::DerivedObserverConfig config;
         config.dtype = derived.dtype;
@@ -243,8 +244,8 @@ class ObserverInserter {
   }
 
   int64_t instance_for(const EdgeOrNode& key) const {
-    const auto it = key_instance_.find(key);
-    return it == key_instance_.end() ? -1 : it->second;
+    const int64_t index = groups_.index_of(key);
+    return index < 0 ? -1 : key_instance_[index];
   }
 
   Value* insert_call(int64_t id, Value* input) {
@@ -318,9 +319,9 @@ class ObserverInserter {
   bool is_qat_;
   SharingGroups groups_;
   std::vector<Instance> instances_;
-  std::unordered_set<int64_t> group_planned_;
-  std::unordered_map<int64_t, int64_t> group_instance_;
-  std::unordered_map<EdgeOrNode, int64_t, quantizer::EdgeOrNodeHash> key_instance_;
+  static constexpr int64_t kUnplanned = -2;
+  std::vector<int64_t> group_instance_;  // by group: its instance, -1 (none) or kUnplanned
+  std::vector<int64_t> key_instance_;  // by key index
   std::unordered_map<std::string, int64_t> call_names_;
   c10::optional<AttributeGroups> holders_;  // made once the instances are planned
   std::unordered_map<const quantizer::QuantizationSpec*, observers::ObserverConfig> configs_;

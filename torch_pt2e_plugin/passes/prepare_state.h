@@ -38,6 +38,12 @@ constexpr const char* kPrepareStateAttribute = "_torch_pt2e_prepare_state";
 bool is_operator_node(const torch::jit::Node* node);
 
 void store_prepare_state(torch::jit::Module& module, const PrepareState& state);
+// The attribute's text (version 1): a JSON object with "annotated" (records
+// with "inputs", "kind", "ordinal", "output", "valid"), "is_qat" and
+// "version", keys sorted, no spaces; prepare_state_json_reference builds the
+// same text through nlohmann::json (tests compare the two).
+std::string prepare_state_json(const PrepareState& state);
+std::string prepare_state_json_reference(const PrepareState& state);
 c10::optional<PrepareState> load_prepare_state(const torch::jit::Module& module);
 
 // Maps each record to its node in `graph`. Throws, naming the ordinal and

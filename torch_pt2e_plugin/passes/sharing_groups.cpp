@@ -15,26 +15,28 @@ using quantizer::SpecKind;
 using torch::jit::Node;
 using torch::jit::Value;
 
+// Over key indices; the keys themselves only for lookups and messages.
 class UnionFind {
  public:
-  explicit UnionFind(const SharingGroups& groups) : groups_(groups) {
-    for (const auto& key : groups.keys) parent_[key] = key;
+  explicit UnionFind(const SharingGroups& groups) : groups_(groups), parent_(groups.keys.size()) {
+    for (size_t i = 0; i < parent_.size(); ++i) parent_[i] = static_cast<int64_t>(i);
   }
 
-  bool contains(const EdgeOrNode& key) const { return parent_.count(key) != 0; }
-
-  EdgeOrNode find(const EdgeOrNode& key) {
-    auto it = parent_.find(key);
-    TORCH_CHECK(it != parent_.end(), "prepare_pt2e: a SharedQuantizationSpec refers to ", key.describe(),
+  int64_t index_or_fail(const EdgeOrNode& key) const {
+    const int64_t i = groups_.index_of(key);
+    TORCH_CHECK(i >= 0, "prepare_pt2e: a SharedQuantizationSpec refers to ", key.describe(),
                 ", which has no quantization annotation; share with an annotated input edge or output");
-    // Iterative find with path compression (sharing chains can be long).
-    EdgeOrNode root = key;
-    while (!(parent_.at(root) == root)) root = parent_.at(root);
-    EdgeOrNode current = key;
-    while (!(current == root)) {
-      EdgeOrNode next = parent_.at(current);
-      parent_[current] = root;
-      current = next;
+    return i;
+  }
+
+  // Iterative find with path compression (sharing chains can be long).
+  int64_t find(int64_t i) {
+    int64_t root = i;
+    while (parent_[root] != root) root = parent_[root];
+    while (parent_[i] != root) {
+      const int64_t next = parent_[i];
+      parent_[i] = root;
+      i = next;
     }
     return root;
   }
@@ -44,7 +46,7 @@ class UnionFind {
     for (size_t steps = 0; spec && spec->kind() == SpecKind::kShared; ++steps) {
       TORCH_CHECK(steps <= parent_.size(), "prepare_pt2e: SharedQuantizationSpec references form a cycle");
       const auto& shared = static_cast<const quantizer::SharedQuantizationSpec&>(*spec);
-      spec = groups_.spec.at(find(shared.edge_or_node));
+      spec = groups_.key_spec[find(index_or_fail(shared.edge_or_node))];
     }
     return spec;
   }
@@ -52,13 +54,14 @@ class UnionFind {
   // The root of `child` joins the root of `parent`, unless the parent's root
   // is itself shared with the child's root (then the reverse, which avoids
   // a cycle; torchao's rule).
-  void unite(const EdgeOrNode& parent, const EdgeOrNode& child) {
-    const EdgeOrNode root_parent = find(parent);
-    const EdgeOrNode root_child = find(child);
+  void unite(int64_t parent, int64_t child) {
+    const int64_t root_parent = find(parent);
+    const int64_t root_child = find(child);
     if (root_parent == root_child) return;
-    const QuantizationSpecPtr& parent_spec = groups_.spec.at(root_parent);
+    const QuantizationSpecPtr& parent_spec = groups_.key_spec[root_parent];
     if (parent_spec && parent_spec->kind() == SpecKind::kShared &&
-        static_cast<const quantizer::SharedQuantizationSpec&>(*parent_spec).edge_or_node == root_child) {
+        static_cast<const quantizer::SharedQuantizationSpec&>(*parent_spec).edge_or_node ==
+            groups_.keys[root_child]) {
       parent_[root_parent] = root_child;
     } else {
       parent_[root_child] = root_parent;
@@ -67,7 +70,7 @@ class UnionFind {
 
  private:
   const SharingGroups& groups_;
-  std::unordered_map<EdgeOrNode, EdgeOrNode, EdgeOrNodeHash> parent_;
+  std::vector<int64_t> parent_;
 };
 
 // Upstream's _has_same_attr over the attributes that decide implicit sharing:
@@ -132,11 +135,23 @@ std::vector<Node*> effective_users(Value* value) {
   return users;
 }
 
+int64_t SharingGroups::group_of(const EdgeOrNode& key) const {
+  const int64_t i = index_of(key);
+  TORCH_CHECK(i >= 0, "internal: ", key.describe(), " is not an annotated key");
+  return key_group[i];
+}
+
 SharingGroups compute_sharing_groups(torch::jit::Graph& graph, const quantizer::AnnotationTable& annotations) {
   SharingGroups groups;
+  // A key annotated twice keeps its first position and its last spec.
   auto add_key = [&](const EdgeOrNode& key, const QuantizationSpecPtr& spec) {
-    if (groups.spec.count(key) == 0) groups.keys.push_back(key);
-    groups.spec[key] = spec;
+    const auto inserted = groups.index.emplace(key, static_cast<int64_t>(groups.keys.size()));
+    if (inserted.second) {
+      groups.keys.push_back(key);
+      groups.key_spec.push_back(spec);
+    } else {
+      groups.key_spec[inserted.first->second] = spec;
+    }
   };
   for (Node* node : graph.nodes()) {
     const auto* annotation = annotations.find(node);
@@ -150,41 +165,45 @@ SharingGroups compute_sharing_groups(torch::jit::Graph& graph, const quantizer::
   }
 
   UnionFind sets(groups);
-  auto apply_shared = [&](const EdgeOrNode& key, const QuantizationSpecPtr& spec) {
+  auto apply_shared = [&](int64_t key, const QuantizationSpecPtr& spec) {
     if (spec && spec->kind() == SpecKind::kShared) {
-      sets.unite(static_cast<const quantizer::SharedQuantizationSpec&>(*spec).edge_or_node, key);
+      sets.unite(sets.index_or_fail(static_cast<const quantizer::SharedQuantizationSpec&>(*spec).edge_or_node), key);
     }
   };
-  auto unite_if_compatible = [&](const EdgeOrNode& input_edge, const QuantizationSpecPtr& input_root,
-                                 const EdgeOrNode& other) {
-    if (!sets.contains(other)) return;
-    const QuantizationSpecPtr other_root = sets.unwrap(groups.spec.at(other));
-    if (other_root && input_root && same_sharing_attributes(*other_root, *input_root)) sets.unite(other, input_edge);
+  auto unite_if_compatible = [&](int64_t input_edge, const QuantizationSpecPtr& input_root, const EdgeOrNode& other) {
+    const int64_t other_index = groups.index_of(other);
+    if (other_index < 0) return;
+    const QuantizationSpecPtr other_root = sets.unwrap(groups.key_spec[other_index]);
+    if (other_root && input_root && same_sharing_attributes(*other_root, *input_root)) {
+      sets.unite(other_index, input_edge);
+    }
   };
 
-  for (const auto& key : groups.keys) {
-    const QuantizationSpecPtr& spec = groups.spec.at(key);
+  for (int64_t i = 0; i < static_cast<int64_t>(groups.keys.size()); ++i) {
+    const EdgeOrNode& key = groups.keys[i];
+    const QuantizationSpecPtr& spec = groups.key_spec[i];
     if (!key.is_edge()) {
-      apply_shared(key, spec);
+      apply_shared(i, spec);
       continue;
     }
     const QuantizationSpecPtr input_root = sets.unwrap(spec);
     if (annotations.find(key.consumer)->allow_implicit_sharing) {
       // Other users first, then the producer's output ("to avoid cycles").
       for (Node* user : effective_users(key.value)) {
-        if (user != key.consumer) unite_if_compatible(key, input_root, EdgeOrNode::edge(key.value, user));
+        if (user != key.consumer) unite_if_compatible(i, input_root, EdgeOrNode::edge(key.value, user));
       }
-      unite_if_compatible(key, input_root, EdgeOrNode::output(key.value));
+      unite_if_compatible(i, input_root, EdgeOrNode::output(key.value));
     }
-    apply_shared(key, spec);
+    apply_shared(i, spec);
   }
 
-  std::unordered_map<EdgeOrNode, int64_t, EdgeOrNodeHash> root_group;
-  for (const auto& key : groups.keys) {
-    const EdgeOrNode root = sets.find(key);
-    auto it = root_group.find(root);
-    if (it == root_group.end()) it = root_group.emplace(root, groups.num_groups++).first;
-    groups.group[key] = it->second;
+  // Dense ids in key order: a root's id is given when its first key is met.
+  std::vector<int64_t> root_group(groups.keys.size(), -1);
+  groups.key_group.resize(groups.keys.size());
+  for (size_t i = 0; i < groups.keys.size(); ++i) {
+    int64_t& id = root_group[sets.find(static_cast<int64_t>(i))];
+    if (id < 0) id = groups.num_groups++;
+    groups.key_group[i] = id;
   }
   return groups;
 }

@@ -20,12 +20,22 @@ namespace torch_pt2e {
 namespace passes {
 
 struct SharingGroups {
-  // Every key, in graph order, with its spec (possibly null: "no observer").
+  // Every key, in graph order; a key's index is its position here.
   std::vector<quantizer::EdgeOrNode> keys;
-  std::unordered_map<quantizer::EdgeOrNode, quantizer::QuantizationSpecPtr, quantizer::EdgeOrNodeHash> spec;
-  // Group id of each key; ids are dense, numbered in key order.
-  std::unordered_map<quantizer::EdgeOrNode, int64_t, quantizer::EdgeOrNodeHash> group;
+  // By key index: its spec (possibly null: "no observer") and its group id.
+  // Group ids are dense, numbered in key order.
+  std::vector<quantizer::QuantizationSpecPtr> key_spec;
+  std::vector<int64_t> key_group;
+  std::unordered_map<quantizer::EdgeOrNode, int64_t, quantizer::EdgeOrNodeHash> index;
   int64_t num_groups = 0;
+
+  // The key's index, or -1 for a key that is not annotated.
+  int64_t index_of(const quantizer::EdgeOrNode& key) const {
+    const auto it = index.find(key);
+    return it == index.end() ? -1 : it->second;
+  }
+  // The group of an annotated key (throws for another key).
+  int64_t group_of(const quantizer::EdgeOrNode& key) const;
 };
 
 // The users of `value` as upstream counts them: distinct consumer nodes in

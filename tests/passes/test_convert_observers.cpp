@@ -83,4 +83,27 @@ TEST(FoldQuantize, WeightQuantizationBecomesAnInt8AttributeAndActivationsStay) {
   EXPECT_TRUE(at::equal(module.forward({x}).toTensor(), before));
 }
 
+TEST(RemoveUnusedAttributes, ReadsInsideBranchesKeepTheirAttributes) {
+  // `inner.weight` is read only inside the branch, `unused` nowhere.
+  torch::jit::Module inner("Inner");
+  inner.register_buffer("weight", at::ones({2}));
+  inner.register_buffer("unused", at::ones({3}));
+  torch::jit::Module module("Outer");
+  module.register_module("inner", inner);
+  module.define(R"(
+    def forward(self, x, flag: bool):
+        if flag:
+            x = x * self.inner.weight
+        return x
+  )");
+  module.get_method("forward").graph();
+  // Only the top module's forward may read attributes (the flow drops other methods).
+  EXPECT_EQ(torch_pt2e::passes::remove_unused_attributes(module), 1);
+  const torch::jit::Module kept(module.attr("inner").toObject());
+  EXPECT_TRUE(kept.hasattr("weight"));
+  EXPECT_FALSE(kept.hasattr("unused"));
+  const at::Tensor x = at::full({2}, 3.0);
+  EXPECT_TRUE(at::equal(module.forward({x, true}).toTensor(), x));
+}
+
 }  // namespace

@@ -64,6 +64,41 @@ TEST(PrepareState, StoredStateLoadsBack) {
   }
 }
 
+void expect_same_state(const p::PrepareState& a, const p::PrepareState& b) {
+  EXPECT_EQ(a.is_qat, b.is_qat);
+  ASSERT_EQ(a.annotated.size(), b.annotated.size());
+  for (size_t i = 0; i < a.annotated.size(); ++i) {
+    EXPECT_EQ(a.annotated[i].ordinal, b.annotated[i].ordinal);
+    EXPECT_EQ(a.annotated[i].kind, b.annotated[i].kind);
+    EXPECT_EQ(a.annotated[i].valid, b.annotated[i].valid);
+    EXPECT_EQ(a.annotated[i].inputs, b.annotated[i].inputs);
+    EXPECT_EQ(a.annotated[i].output, b.annotated[i].output);
+  }
+}
+
+TEST(PrepareState, DirectReaderAgreesWithNlohmann) {
+  for (const auto& state : sample_states()) {
+    const std::string text = p::prepare_state_json(state);
+    expect_same_state(p::parse_prepare_state(text), p::parse_prepare_state_reference(text));
+  }
+  // Texts the direct reader does not take (spaces, other key orders, absent
+  // optional keys, leading zeros and out-of-range numbers) go to nlohmann::json.
+  for (const std::string text : {
+           std::string("{ \"annotated\": [], \"is_qat\": true, \"version\": 1 }"),
+           std::string("{\"version\":1,\"is_qat\":false,\"annotated\":[{\"ordinal\":4,\"kind\":\"aten::add\","
+                       "\"inputs\":[[1,-1]]}]}"),
+           std::string("{\"annotated\":[{\"inputs\":[],\"kind\":\"aten::relu\",\"ordinal\":7,\"output\":true,"
+                       "\"valid\":true}],\"is_qat\":false,\"version\":1}"),
+           // (past int64: nlohmann::json reads a double and converts it)
+           std::string("{\"annotated\":[{\"inputs\":[],\"kind\":\"k\",\"ordinal\":99999999999999999999,"
+                       "\"output\":true,\"valid\":true}],\"is_qat\":false,\"version\":1}"),
+       }) {
+    expect_same_state(p::parse_prepare_state(text), p::parse_prepare_state_reference(text));
+  }
+  EXPECT_ANY_THROW(p::parse_prepare_state("{\"annotated\":[{\"inputs\":[],\"kind\":\"k\",\"ordinal\":07,"
+                                          "\"output\":true,\"valid\":true}],\"is_qat\":false,\"version\":1}"));
+}
+
 TEST(PrepareState, OtherVersionsAreRefusedByName) {
   torch::jit::Module module("m");
   module.register_attribute(p::kPrepareStateAttribute, c10::StringType::get(),

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -277,10 +278,17 @@ class CandidateErrors {
   }
 
   // The errors' buffer, made at the first candidate that needs it.
+  // The buffers are kept per thread for the next search (one search runs
+  // at a time in a thread): convert searches once per HistogramObserver.
   float* norm_buffer() {
     if (!norm_.defined()) {
-      norm_ = at::empty({bins_}, at::TensorOptions().dtype(at::kFloat));
-      sum_ = at::empty({}, at::TensorOptions().dtype(at::kFloat));
+      thread_local at::Tensor kept_norm, kept_sum;
+      if (!kept_norm.defined() || kept_norm.numel() != bins_) {
+        kept_norm = at::empty({bins_}, at::TensorOptions().dtype(at::kFloat));
+      }
+      if (!kept_sum.defined()) kept_sum = at::empty({}, at::TensorOptions().dtype(at::kFloat));
+      norm_ = kept_norm;
+      sum_ = kept_sum;
     }
     return norm_.data_ptr<float>();
   }
@@ -303,7 +311,11 @@ class CandidateErrors {
     // Adding a zero to x != 0 gives x: every order of the additions comes
     // down to terms[0] + terms[1] (a zero result's sign aside).
     if (nonzero <= 2) return static_cast<double>(terms[0] + terms[1]);
-    at::sum_out(sum_, norm_);
+    // Over dim 0: for a 1-d tensor the same reduction as upstream's
+    // norm.sum() (one TensorIterator over the one dimension), without the
+    // all-dims overload's temporary and copy into `out`.
+    static const int64_t kDims[1] = {0};
+    at::sum_out(sum_, norm_, at::IntArrayRef(kDims, 1), /*keepdim=*/false);
     return static_cast<double>(*sum_.data_ptr<float>());
   }
 
@@ -523,9 +535,10 @@ std::pair<int64_t, int64_t> search_histogram_bins(const at::Tensor& histogram, c
   }
   const at::Tensor counts = histogram.contiguous();
   const float* count = counts.data_ptr<float>();
-  std::vector<float> buffer(static_cast<size_t>(2 * bins));
-  float* cumulative = buffer.data();
-  float* density = buffer.data() + bins;
+  // (uninitialized: exact_sums or the copy below, and divide_run, write every element)
+  std::unique_ptr<float[]> buffer(new float[static_cast<size_t>(2 * bins)]);
+  float* cumulative = buffer.get();
+  float* density = buffer.get() + bins;
   double total = 0.0;
   bool sorted = false;
   if (!exact_sums(count, bins, cumulative, &total, &sorted)) {

@@ -4,6 +4,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <torch/csrc/jit/runtime/graph_iterator.h>
+
 #include <ATen/core/stack.h>
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/ir/constants.h>
@@ -22,14 +24,17 @@ using torch::jit::Node;
 using torch::jit::Value;
 
 bool is_never_folded(const Node* node) {
-  const std::string name = node->kind().toQualString();
-  return is_dequantize(node) || name == "quantized_decomposed::convert_element_type";
+  static const c10::Symbol convert_element_type =
+      c10::Symbol::fromQualString("quantized_decomposed::convert_element_type");
+  return is_dequantize(node) || node->kind() == convert_element_type;
 }
 
 // Evaluates values computed from attributes and constants only.
 class ConstantEvaluator {
  public:
-  explicit ConstantEvaluator(const Module& module) : module_(module) {}
+  ConstantEvaluator(const Module& module, size_t expected_values) : module_(module) {
+    cache_.reserve(4 * expected_values);
+  }
 
   c10::optional<c10::IValue> evaluate(Value* value) {
     const auto cached = cache_.find(value);
@@ -43,22 +48,25 @@ class ConstantEvaluator {
   c10::optional<c10::IValue> compute(Value* value) {
     Node* node = value->node();
     if (node->kind() == c10::prim::Constant) return torch::jit::toIValue(value);
-    if (node->kind() == c10::prim::GetAttr) return attribute_value(value, module_);
+    if (node->kind() == c10::prim::GetAttr) return attribute_of(node);
     if (node->kind() == c10::prim::unchecked_cast) return evaluate(node->input());
-    if (node->kind() == c10::prim::Param || node->blocks().size() > 0 || is_never_folded(node)) return c10::nullopt;
-    if (node->hasSideEffects() || node->isNondeterministic() || node->kind() == c10::prim::CallMethod ||
-        node->kind() == c10::prim::CallFunction) {
+    if (node->kind() == c10::prim::Param || node->blocks().size() > 0 || is_never_folded(node) ||
+        node->kind() == c10::prim::CallMethod || node->kind() == c10::prim::CallFunction) {
       return c10::nullopt;
     }
-    if (node->kind() != c10::prim::ListConstruct && node->kind() != c10::prim::TupleConstruct &&
-        node->maybeOperator() == nullptr) {
-      return c10::nullopt;
-    }
+    // The inputs before the checks that look the operator up (matching the
+    // node against its kind's schemas): most nodes the walk meets compute
+    // from the model's input, and each input is evaluated once.
     torch::jit::Stack stack;
     for (Value* input : node->inputs()) {
       auto evaluated = evaluate(input);
       if (!evaluated) return c10::nullopt;
       stack.push_back(*evaluated);
+    }
+    if (node->hasSideEffects() || node->isNondeterministic()) return c10::nullopt;
+    if (node->kind() != c10::prim::ListConstruct && node->kind() != c10::prim::TupleConstruct &&
+        node->maybeOperator() == nullptr) {
+      return c10::nullopt;
     }
     if (node->kind() == c10::prim::ListConstruct) {
       // Typed lists, as the interpreter builds them.
@@ -80,6 +88,26 @@ class ConstantEvaluator {
     return cache_.at(value);
   }
 
+  // attribute_value's result, one step from the (cached) holder object: the
+  // module for a read of the graph's self, else the holder read's value.
+  c10::optional<c10::IValue> attribute_of(Node* get) {
+    Value* object = get->input();
+    c10::intrusive_ptr<c10::ivalue::Object> holder;
+    const auto& graph_inputs = get->owningGraph()->inputs();
+    if (!graph_inputs.empty() && object == graph_inputs[0]) {
+      holder = module_._ivalue();
+    } else if (object->node()->kind() == c10::prim::GetAttr) {
+      const auto parent = evaluate(object);
+      if (!parent || !parent->isObject()) return c10::nullopt;
+      holder = parent->toObject();
+    } else {
+      return c10::nullopt;
+    }
+    const auto slot = attribute_slot(*holder->type(), get->s(c10::attr::name));
+    if (!slot) return c10::nullopt;
+    return holder->getSlot(*slot);
+  }
+
   const Module& module_;
   std::unordered_map<Value*, c10::optional<c10::IValue>> cache_;
 };
@@ -89,7 +117,9 @@ class ConstantEvaluator {
 // AliasDb of the graph, once per convert; this walk touches only those nodes.
 void remove_folded_chains(const std::vector<Node*>& folded) {
   std::vector<Node*> work(folded.begin(), folded.end());
-  std::unordered_set<Node*> queued(folded.begin(), folded.end());
+  std::unordered_set<Node*> queued;
+  queued.reserve(2 * folded.size());
+  queued.insert(folded.begin(), folded.end());
   while (!work.empty()) {
     Node* node = work.back();
     work.pop_back();
@@ -120,7 +150,7 @@ int64_t fold_quantize(Module& module) {
       quantizes.push_back(node);
     }
   }
-  ConstantEvaluator evaluator(module);
+  ConstantEvaluator evaluator(module, quantizes.size());
   AttributeNames names(module);
   // On the module, or in groups when there are very many (passes/attribute_groups.h).
   AttributeGroups holders(module, *graph, kFrozenParamGroupsAttribute, static_cast<int64_t>(quantizes.size()));
@@ -153,17 +183,27 @@ int64_t fold_quantize(Module& module) {
 int64_t remove_unused_attributes(Module& module) {
   auto graph = module.get_method("forward").graph();
   eliminate_dead_code(graph);
-  // (object, slot) pairs the graph reads, including module-valued ones.
-  struct ReadHash {
-    size_t operator()(const std::pair<const c10::ivalue::Object*, size_t>& read) const {
-      return std::hash<const void*>()(read.first) * 31 + read.second;
-    }
-  };
-  std::unordered_set<std::pair<const c10::ivalue::Object*, size_t>, ReadHash> used;
-  for (Node* node : graph->nodes()) {
+  // (object, slot) pairs the graph reads, including module-valued ones;
+  // sorted, for lookups by binary search (a hash set costs an allocation
+  // per read, and a converted graph has one read per weight and qparam).
+  using Read = std::pair<const c10::ivalue::Object*, size_t>;
+  std::vector<Read> used;
+  // Every block (a read inside a branch keeps its attribute too), in order:
+  // a module-valued read is resolved before the reads of its attributes, so
+  // each read resolves from its holder's object in one step.
+  std::unordered_map<const Value*, c10::ivalue::Object*> objects{{graph->inputs()[0], module._ivalue().get()}};
+  for (torch::jit::DepthFirstGraphNodeIterator it(graph); Node* node = it.next();) {
     if (node->kind() != c10::prim::GetAttr) continue;
-    if (const auto read = resolve_attribute_slot(node->output(), module)) used.emplace(read->holder.get(), read->slot);
+    const auto holder = objects.find(node->input());
+    if (holder == objects.end()) continue;
+    c10::ivalue::Object* object = holder->second;
+    const auto slot = attribute_slot(*object->type(), node->s(c10::attr::name));
+    if (!slot) continue;
+    used.emplace_back(object, *slot);
+    const c10::IValue& value = object->getSlot(*slot);
+    if (value.isObject()) objects.emplace(node->output(), value.toObject().get());
   }
+  std::sort(used.begin(), used.end());
   // Instances by type, in the order named_modules() meets them: an
   // attribute leaves a type only when no instance of that type is read
   // (types are shared between instances).
@@ -200,7 +240,7 @@ int64_t remove_unused_attributes(Module& module) {
       if (!tensor_like && !empty_module) continue;
       const auto& all = instances.at(type.get());
       const bool read = std::any_of(all.begin(), all.end(), [&](const Module& instance) {
-        return used.count({instance._ivalue().get(), slot}) > 0;
+        return std::binary_search(used.begin(), used.end(), Read(instance._ivalue().get(), slot));
       });
       if (read) continue;
       const std::string name = type->getAttributeName(slot);

@@ -32,6 +32,8 @@ bool any_node(const std::shared_ptr<torch::jit::Graph>& graph, Predicate predica
   return false;
 }
 
+}  // namespace
+
 // ClassType's attribute lookup by name scans every attribute, which makes a
 // pass over an nn.Sequential of N blocks quadratic (the top class has N
 // attributes). Slots are cached per class; a cached slot is used only after
@@ -49,8 +51,6 @@ c10::optional<size_t> attribute_slot(const c10::ClassType& type, const std::stri
   if (it == slots.end()) return c10::nullopt;
   return it->second;
 }
-
-}  // namespace
 
 c10::optional<AttributeRef> resolve_attribute(Value* v, const torch::jit::Module& owner) {
   std::vector<std::string> names;

@@ -29,6 +29,9 @@ struct AttributeSlot {
   size_t slot;
 };
 c10::optional<AttributeSlot> resolve_attribute_slot(torch::jit::Value* v, const torch::jit::Module& owner);
+// The slot of attribute `name` of `type`, from a per-class cache of slots by
+// name (ClassType::findAttributeSlot scans every attribute).
+c10::optional<size_t> attribute_slot(const c10::ClassType& type, const std::string& name);
 
 // The attribute's current value (tensor, module, ...), if `v` reads one.
 c10::optional<c10::IValue> attribute_value(torch::jit::Value* v, const torch::jit::Module& owner);

@@ -1,5 +1,9 @@
 #include "torch_pt2e_plugin/passes/prepare_state.h"
 
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
 #include <c10/util/Exception.h>
 #include <nlohmann/json.hpp>
 
@@ -83,9 +87,9 @@ void store_prepare_state(torch::jit::Module& module, const PrepareState& state) 
   }
 }
 
-c10::optional<PrepareState> load_prepare_state(const torch::jit::Module& module) {
-  if (!module.hasattr(kPrepareStateAttribute)) return c10::nullopt;
-  const json data = json::parse(module.attr(kPrepareStateAttribute).toStringRef());
+namespace {
+
+PrepareState state_from_json(const json& data) {
   TORCH_CHECK(data.value("version", 0) == 1, "convert_pt2e: the module was prepared by an incompatible version "
                                             "of torch_pt2e (prepare state version ", data.value("version", 0), ")");
   PrepareState state;
@@ -101,6 +105,111 @@ c10::optional<PrepareState> load_prepare_state(const torch::jit::Module& module)
   }
   return state;
 }
+
+// Reads exactly the text prepare_state_json writes (version 1), without
+// building a JSON tree; anything else (another layout, an escape, another
+// version) gives nullopt and goes to nlohmann::json.
+class CompactStateReader {
+ public:
+  explicit CompactStateReader(const std::string& text) : p_(text.data()), end_(text.data() + text.size()) {}
+
+  c10::optional<PrepareState> read() {
+    PrepareState state;
+    if (!literal("{\"annotated\":[")) return c10::nullopt;
+    if (!literal("]")) {
+      do {
+        AnnotatedNodeRecord record;
+        if (!read_record(record)) return c10::nullopt;
+        state.annotated.push_back(std::move(record));
+      } while (literal(","));
+      if (!literal("]")) return c10::nullopt;
+    }
+    if (!literal(",\"is_qat\":") || !boolean(state.is_qat)) return c10::nullopt;
+    if (!literal(",\"version\":1}") || p_ != end_) return c10::nullopt;
+    return state;
+  }
+
+ private:
+  bool read_record(AnnotatedNodeRecord& record) {
+    if (!literal("{\"inputs\":[")) return false;
+    if (!literal("]")) {
+      do {
+        int64_t index = 0, element = 0;
+        if (!literal("[") || !integer(index) || !literal(",") || !integer(element) || !literal("]")) return false;
+        record.inputs.emplace_back(index, element);
+      } while (literal(","));
+      if (!literal("]")) return false;
+    }
+    if (!literal(",\"kind\":\"")) return false;
+    const char* kind_end = std::find(p_, end_, '"');
+    if (kind_end == end_ || std::find(p_, kind_end, '\\') != kind_end) return false;
+    record.kind.assign(p_, kind_end);
+    p_ = kind_end + 1;
+    return literal(",\"ordinal\":") && integer(record.ordinal) && literal(",\"output\":") &&
+           boolean(record.output) && literal(",\"valid\":") && boolean(record.valid) && literal("}");
+  }
+
+  bool literal(const char* text) {
+    const size_t n = std::strlen(text);
+    if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, text, n) != 0) return false;
+    p_ += n;
+    return true;
+  }
+
+  bool boolean(bool& value) {
+    if (literal("true")) {
+      value = true;
+      return true;
+    }
+    if (literal("false")) {
+      value = false;
+      return true;
+    }
+    return false;
+  }
+
+  // A decimal integer in int64 range, as json::dump writes it.
+  bool integer(int64_t& value) {
+    const char* start = p_;
+    const bool negative = p_ < end_ && *p_ == '-';
+    if (negative) ++p_;
+    uint64_t magnitude = 0;
+    const char* digits = p_;
+    while (p_ < end_ && *p_ >= '0' && *p_ <= '9') {
+      const uint64_t digit = static_cast<uint64_t>(*p_ - '0');
+      if (magnitude > (std::numeric_limits<uint64_t>::max() - digit) / 10) return false;
+      magnitude = magnitude * 10 + digit;
+      ++p_;
+    }
+    if (p_ == digits || (p_ - digits > 1 && *digits == '0')) {
+      p_ = start;
+      return false;
+    }
+    const uint64_t limit = negative ? uint64_t(std::numeric_limits<int64_t>::max()) + 1
+                                    : uint64_t(std::numeric_limits<int64_t>::max());
+    if (magnitude > limit) return false;
+    value = negative ? static_cast<int64_t>(uint64_t(0) - magnitude) : static_cast<int64_t>(magnitude);
+    return true;
+  }
+
+  const char* p_;
+  const char* end_;
+};
+
+}  // namespace
+
+PrepareState parse_prepare_state(const std::string& text) {
+  auto compact = CompactStateReader(text).read();
+  if (compact) return std::move(*compact);
+  return state_from_json(json::parse(text));
+}
+
+c10::optional<PrepareState> load_prepare_state(const torch::jit::Module& module) {
+  if (!module.hasattr(kPrepareStateAttribute)) return c10::nullopt;
+  return parse_prepare_state(module.attr(kPrepareStateAttribute).toStringRef());
+}
+
+PrepareState parse_prepare_state_reference(const std::string& text) { return state_from_json(json::parse(text)); }
 
 std::unordered_map<const torch::jit::Node*, AnnotatedNodeRecord> resolve_annotated_nodes(torch::jit::Graph& graph,
                                                                                      const PrepareState& state) {

@@ -45,6 +45,10 @@ void store_prepare_state(torch::jit::Module& module, const PrepareState& state);
 std::string prepare_state_json(const PrepareState& state);
 std::string prepare_state_json_reference(const PrepareState& state);
 c10::optional<PrepareState> load_prepare_state(const torch::jit::Module& module);
+// The state in a state attribute's text; parse_prepare_state_reference reads
+// it through nlohmann::json only (tests compare the two).
+PrepareState parse_prepare_state(const std::string& text);
+PrepareState parse_prepare_state_reference(const std::string& text);
 
 // Maps each record to its node in `graph`. Throws, naming the ordinal and
 // both kinds, if the graph no longer has the operators prepare saw.

@@ -5,15 +5,32 @@
 namespace torch_pt2e {
 namespace passes {
 
+namespace {
+
+// Kinds compared as interned symbols: passes ask of every node, and a
+// string made from each node's kind costs an allocation.
+struct QdqKinds {
+  c10::Symbol quantize_per_tensor = c10::Symbol::fromQualString("quantized_decomposed::quantize_per_tensor");
+  c10::Symbol quantize_per_channel = c10::Symbol::fromQualString("quantized_decomposed::quantize_per_channel");
+  c10::Symbol dequantize_per_tensor = c10::Symbol::fromQualString("quantized_decomposed::dequantize_per_tensor");
+  c10::Symbol dequantize_per_channel = c10::Symbol::fromQualString("quantized_decomposed::dequantize_per_channel");
+};
+
+const QdqKinds& qdq_kinds() {
+  static const QdqKinds kinds;
+  return kinds;
+}
+
+}  // namespace
+
 bool is_quantize(const torch::jit::Node* node) {
-  const std::string name = node->kind().toQualString();
-  return name == "quantized_decomposed::quantize_per_tensor" || name == "quantized_decomposed::quantize_per_channel";
+  const auto& k = qdq_kinds();
+  return node->kind() == k.quantize_per_tensor || node->kind() == k.quantize_per_channel;
 }
 
 bool is_dequantize(const torch::jit::Node* node) {
-  const std::string name = node->kind().toQualString();
-  return name == "quantized_decomposed::dequantize_per_tensor" ||
-         name == "quantized_decomposed::dequantize_per_channel";
+  const auto& k = qdq_kinds();
+  return node->kind() == k.dequantize_per_tensor || node->kind() == k.dequantize_per_channel;
 }
 
 bool is_duplicable_dequantize(const torch::jit::Node* node) {

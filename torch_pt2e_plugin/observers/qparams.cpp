@@ -277,9 +277,9 @@ class CandidateErrors {
     return static_cast<double>(f) < v ? std::nextafter(f, std::numeric_limits<float>::infinity()) : f;
   }
 
-  // The errors' buffer, made at the first candidate that needs it.
-  // The buffers are kept per thread for the next search (one search runs
-  // at a time in a thread): convert searches once per HistogramObserver.
+  // The errors' buffer, taken at the first candidate that needs it. The
+  // buffers are kept per thread for the next search (one search runs at a
+  // time in a thread): convert searches once per HistogramObserver.
   float* norm_buffer() {
     if (!norm_.defined()) {
       thread_local at::Tensor kept_norm, kept_sum;

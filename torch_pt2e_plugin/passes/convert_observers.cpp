@@ -18,6 +18,7 @@
 #include "torch_pt2e_plugin/passes/attribute_groups.h"
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 #include "torch_pt2e_plugin/passes/observer_calls.h"
+#include "torch_pt2e_plugin/passes/qdq_nodes.h"
 
 namespace torch_pt2e {
 namespace passes {
@@ -28,15 +29,9 @@ using torch::jit::Module;
 using torch::jit::Node;
 using torch::jit::Value;
 
-const c10::Symbol kQuantizePerTensor = c10::Symbol::fromQualString("quantized_decomposed::quantize_per_tensor");
-const c10::Symbol kDequantizePerTensor = c10::Symbol::fromQualString("quantized_decomposed::dequantize_per_tensor");
-const c10::Symbol kQuantizePerChannel = c10::Symbol::fromQualString("quantized_decomposed::quantize_per_channel");
-const c10::Symbol kDequantizePerChannel =
-    c10::Symbol::fromQualString("quantized_decomposed::dequantize_per_channel");
 const c10::Symbol kChooseQParams = c10::Symbol::fromQualString("quantized_decomposed::choose_qparams");
 const c10::Symbol kChooseQParamsSymmetric =
     c10::Symbol::fromQualString("quantized_decomposed::choose_qparams_symmetric");
-const c10::Symbol kConvertElementType = c10::Symbol::fromQualString("quantized_decomposed::convert_element_type");
 
 // The static dtypes convert handles (upstream's SUPPORTED_QDTYPES): the
 // quantized dtypes and every dtype quantize_per_tensor has bounds for.
@@ -150,8 +145,8 @@ class ObserverConverter {
     } else if (facts.is_dynamic) {
       convert_dynamic(facts, input, result, name);
     } else if (facts.dtype == at::kHalf) {
-      Value* to_half = graph_.insert(kConvertElementType, {input, static_cast<int64_t>(at::kHalf)});
-      Value* back = graph_.insert(kConvertElementType, {to_half, static_cast<int64_t>(at::kFloat)});
+      Value* to_half = graph_.insert(qdq_kinds().convert_element_type, {input, static_cast<int64_t>(at::kHalf)});
+      Value* back = graph_.insert(qdq_kinds().convert_element_type, {to_half, static_cast<int64_t>(at::kFloat)});
       result.quantize = to_half->node();
       result.dequantize = back->node();
     }
@@ -253,8 +248,8 @@ class ObserverConverter {
       Value* qmin = constant(range.first);
       Value* qmax = constant(range.second);
       Value* dtype_value = constant(dtype);
-      Value* q = insert_op(kQuantizePerChannel, {input, scale_value, zp_value, axis, qmin, qmax, dtype_value});
-      Value* dq = insert_op(kDequantizePerChannel,
+      Value* q = insert_op(qdq_kinds().quantize_per_channel, {input, scale_value, zp_value, axis, qmin, qmax, dtype_value});
+      Value* dq = insert_op(qdq_kinds().dequantize_per_channel,
                             {q, scale_value, zp_value, axis, qmin, qmax, dtype_value, dequantize_out_dtype(input)});
       result.quantize = q->node();
       result.dequantize = dq->node();
@@ -267,8 +262,8 @@ class ObserverConverter {
     Value* qmin = constant(range.first);
     Value* qmax = constant(range.second);
     Value* dtype_value = constant(dtype);
-    Value* q = insert_op(kQuantizePerTensor, {input, scale_literal, zp_literal, qmin, qmax, dtype_value});
-    Value* dq = insert_op(kDequantizePerTensor,
+    Value* q = insert_op(qdq_kinds().quantize_per_tensor, {input, scale_literal, zp_literal, qmin, qmax, dtype_value});
+    Value* dq = insert_op(qdq_kinds().dequantize_per_tensor,
                           {q, scale_literal, zp_literal, qmin, qmax, dtype_value, dequantize_out_dtype(input)});
     result.quantize = q->node();
     result.dequantize = dq->node();
@@ -295,8 +290,8 @@ class ObserverConverter {
     graph_.insertNode(choose);
     TORCH_CHECK(choose->maybeSchema() != nullptr, "convert_pt2e: quantized_decomposed::choose_qparams",
                 symmetric ? "_symmetric" : "", ".tensor is not registered");
-    Value* q = insert_op(kQuantizePerTensor, {input, choose->output(0), choose->output(1), qmin, qmax, dtype_value});
-    Value* dq = insert_op(kDequantizePerTensor, {q, choose->output(0), choose->output(1), qmin, qmax, dtype_value,
+    Value* q = insert_op(qdq_kinds().quantize_per_tensor, {input, choose->output(0), choose->output(1), qmin, qmax, dtype_value});
+    Value* dq = insert_op(qdq_kinds().dequantize_per_tensor, {q, choose->output(0), choose->output(1), qmin, qmax, dtype_value,
                                                  dequantize_out_dtype(input)});
     result.quantize = q->node();
     result.dequantize = dq->node();

@@ -24,9 +24,7 @@ using torch::jit::Node;
 using torch::jit::Value;
 
 bool is_never_folded(const Node* node) {
-  static const c10::Symbol convert_element_type =
-      c10::Symbol::fromQualString("quantized_decomposed::convert_element_type");
-  return is_dequantize(node) || node->kind() == convert_element_type;
+  return is_dequantize(node) || node->kind() == qdq_kinds().convert_element_type;
 }
 
 // Evaluates values computed from attributes and constants only.

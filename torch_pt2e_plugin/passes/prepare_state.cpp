@@ -16,10 +16,8 @@ bool is_operator_node(const torch::jit::Node* node) {
   return node->kind().ns() != c10::namespaces::prim;
 }
 
-namespace {
-
 // The state as nlohmann::json builds and dumps it (objects' keys sorted).
-std::string state_json_with_nlohmann(const PrepareState& state) {
+std::string prepare_state_json_reference(const PrepareState& state) {
   json records = json::array();
   for (const auto& record : state.annotated) {
     json inputs = json::array();
@@ -34,6 +32,8 @@ std::string state_json_with_nlohmann(const PrepareState& state) {
   return data.dump();
 }
 
+namespace {
+
 // A kind json::dump writes as it is: printable ASCII without quote or backslash.
 bool needs_no_escape(const std::string& text) {
   for (const char c : text) {
@@ -45,10 +45,10 @@ bool needs_no_escape(const std::string& text) {
 }  // namespace
 
 std::string prepare_state_json(const PrepareState& state) {
-  // The same text as state_json_with_nlohmann, written directly: building the
+  // The same text as prepare_state_json_reference, written directly: building the
   // JSON tree costs about 7 us per annotated node (0.3 s at 40k nodes).
   for (const auto& record : state.annotated) {
-    if (!needs_no_escape(record.kind)) return state_json_with_nlohmann(state);
+    if (!needs_no_escape(record.kind)) return prepare_state_json_reference(state);
   }
   std::string text = "{\"annotated\":[";
   text.reserve(text.size() + 96 * state.annotated.size() + 32);
@@ -76,8 +76,6 @@ std::string prepare_state_json(const PrepareState& state) {
   return text;
 }
 
-std::string prepare_state_json_reference(const PrepareState& state) { return state_json_with_nlohmann(state); }
-
 void store_prepare_state(torch::jit::Module& module, const PrepareState& state) {
   std::string text = prepare_state_json(state);
   if (module.hasattr(kPrepareStateAttribute)) {
@@ -87,9 +85,8 @@ void store_prepare_state(torch::jit::Module& module, const PrepareState& state) 
   }
 }
 
-namespace {
-
-PrepareState state_from_json(const json& data) {
+PrepareState parse_prepare_state_reference(const std::string& text) {
+  const json data = json::parse(text);
   TORCH_CHECK(data.value("version", 0) == 1, "convert_pt2e: the module was prepared by an incompatible version "
                                             "of torch_pt2e (prepare state version ", data.value("version", 0), ")");
   PrepareState state;
@@ -105,6 +102,8 @@ PrepareState state_from_json(const json& data) {
   }
   return state;
 }
+
+namespace {
 
 // Reads exactly the text prepare_state_json writes (version 1), without
 // building a JSON tree; anything else (another layout, an escape, another
@@ -201,15 +200,13 @@ class CompactStateReader {
 PrepareState parse_prepare_state(const std::string& text) {
   auto compact = CompactStateReader(text).read();
   if (compact) return std::move(*compact);
-  return state_from_json(json::parse(text));
+  return parse_prepare_state_reference(text);
 }
 
 c10::optional<PrepareState> load_prepare_state(const torch::jit::Module& module) {
   if (!module.hasattr(kPrepareStateAttribute)) return c10::nullopt;
   return parse_prepare_state(module.attr(kPrepareStateAttribute).toStringRef());
 }
-
-PrepareState parse_prepare_state_reference(const std::string& text) { return state_from_json(json::parse(text)); }
 
 std::unordered_map<const torch::jit::Node*, AnnotatedNodeRecord> resolve_annotated_nodes(torch::jit::Graph& graph,
                                                                                      const PrepareState& state) {

@@ -5,23 +5,14 @@
 namespace torch_pt2e {
 namespace passes {
 
-namespace {
-
-// Kinds compared as interned symbols: passes ask of every node, and a
-// string made from each node's kind costs an allocation.
-struct QdqKinds {
-  c10::Symbol quantize_per_tensor = c10::Symbol::fromQualString("quantized_decomposed::quantize_per_tensor");
-  c10::Symbol quantize_per_channel = c10::Symbol::fromQualString("quantized_decomposed::quantize_per_channel");
-  c10::Symbol dequantize_per_tensor = c10::Symbol::fromQualString("quantized_decomposed::dequantize_per_tensor");
-  c10::Symbol dequantize_per_channel = c10::Symbol::fromQualString("quantized_decomposed::dequantize_per_channel");
-};
-
 const QdqKinds& qdq_kinds() {
-  static const QdqKinds kinds;
+  static const QdqKinds kinds{c10::Symbol::fromQualString("quantized_decomposed::quantize_per_tensor"),
+                              c10::Symbol::fromQualString("quantized_decomposed::quantize_per_channel"),
+                              c10::Symbol::fromQualString("quantized_decomposed::dequantize_per_tensor"),
+                              c10::Symbol::fromQualString("quantized_decomposed::dequantize_per_channel"),
+                              c10::Symbol::fromQualString("quantized_decomposed::convert_element_type")};
   return kinds;
 }
-
-}  // namespace
 
 bool is_quantize(const torch::jit::Node* node) {
   const auto& k = qdq_kinds();

@@ -6,6 +6,17 @@
 namespace torch_pt2e {
 namespace passes {
 
+// The kinds of the quantized_decomposed nodes convert makes and reads, as
+// interned symbols (comparing kinds by string costs an allocation per node).
+struct QdqKinds {
+  c10::Symbol quantize_per_tensor;
+  c10::Symbol quantize_per_channel;
+  c10::Symbol dequantize_per_tensor;
+  c10::Symbol dequantize_per_channel;
+  c10::Symbol convert_element_type;
+};
+const QdqKinds& qdq_kinds();
+
 // quantize_per_tensor (default, .tensor, .tensor2) or quantize_per_channel.
 bool is_quantize(const torch::jit::Node* node);
 // dequantize_per_tensor (default, .tensor, .tensor2) or dequantize_per_channel.

@@ -5,7 +5,9 @@ Prints, in one run:
   * scripted torchvision ResNet-50 and MobileNetV2: prepare and convert time
     of prepare_pt2e/convert_pt2e (XNNPACKQuantizer, per-channel config) and of
     quantize_jit's prepare_jit/convert_jit (qnnpack qconfig) on the same
-    scripted model, and their ratio;
+    scripted model, and their ratio; and the first prepare and convert of the
+    model in the process (after a warm-up on another model), when LibTorch has
+    not yet optimized its submodules' method graphs that inlining uses;
   * synthetic scripted graphs of residual Linear+ReLU blocks with about 6k,
     30k and 100k nodes: prepare and convert time, time per node (flat
     when the passes are linear in graph size), and what the Python module
@@ -200,19 +202,29 @@ def main():
         print("(user ratio: the same totals in user CPU only; system time here is mostly the first")
         print(" write to freshly mapped memory, e.g. the folded conv weights, which costs this virtual")
         print(" machine about 4 ms per MB and varies from run to run; see BENCHMARKS.md)")
+        print("(1st: the first prepare and convert of the scripted model in this process, after a")
+        print(" warm-up on another model: LibTorch has not yet optimized the graphs of its submodules'")
+        print(" methods, which inlining uses and LibTorch keeps for later calls and runs; its ratios")
+        print(" are to quantize_jit's median)")
         print(f"{'model':<14}{'nodes':>7} | {'PT2E prep':>9} {'conv':>7} | {'jit prep':>9} {'conv':>7} | "
-              f"{'prep ratio':>10} {'conv ratio':>10} {'total ratio':>11} {'user ratio':>10}")
+              f"{'prep ratio':>10} {'conv ratio':>10} {'total ratio':>11} {'user ratio':>10} | "
+              f"{'1st total':>9} {'ratio':>6} {'user':>6}")
+        # Once-per-process costs (operator lookups, first allocations) on a model of other classes.
+        time_pt2e(torch.jit.script(ResidualStack(10, 8).eval()), (torch.randn(2, 8),), 1)
         for name in args.models.split(","):
             shape = (1, 3, 224, 224)
             model = with_batch_norm_statistics(getattr(torchvision.models, name)(), (2, 3, 224, 224))
             scripted = torch.jit.script(model)
             example = (torch.randn(shape),)
+            first = time_pt2e(scripted, example, 1)
             ours = time_pt2e(scripted, example, args.repeat)
             theirs = time_quantize_jit(scripted, example, args.repeat)
+            theirs_total = theirs[0] + theirs[1]
             print(f"{name:<14}{graph_nodes(scripted):>7} | {ours[0]:>9.3f} {ours[1]:>7.3f} | "
                   f"{theirs[0]:>9.3f} {theirs[1]:>7.3f} | {ours[0] / theirs[0]:>10.3f} "
-                  f"{ours[1] / theirs[1]:>10.3f} {(ours[0] + ours[1]) / (theirs[0] + theirs[1]):>11.3f} "
-                  f"{ours[2] / theirs[2]:>10.3f}")
+                  f"{ours[1] / theirs[1]:>10.3f} {(ours[0] + ours[1]) / theirs_total:>11.3f} "
+                  f"{ours[2] / theirs[2]:>10.3f} | {first[0] + first[1]:>9.3f} "
+                  f"{(first[0] + first[1]) / theirs_total:>6.3f} {first[2] / theirs[2]:>6.3f}")
         print()
 
     if args.synthetic_nodes:

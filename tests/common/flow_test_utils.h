@@ -3,6 +3,7 @@
 // BackendAQuantizer, and node counting.
 #pragma once
 
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,12 @@ inline int count_nodes(const torch::jit::Module& module, const std::string& qual
     count += node->kind().toQualString() == qualified_kind;
   }
   return count;
+}
+
+// forward's graph text without the mangled class names each clone gets.
+inline std::string unmangled_forward_text(const torch::jit::Module& module) {
+  static const std::regex mangling("___torch_mangle_[0-9]+\\.");
+  return std::regex_replace(module.get_method("forward").graph()->toString(), mangling, "");
 }
 
 // Total bytes of every tensor attribute (parameters and buffers) of the module tree.

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <regex>
 #include <string>
 
 #include <torch/script.h>
@@ -19,12 +18,6 @@ namespace t = torch_pt2e::testing;
 namespace {
 
 std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/" + name; }
-
-// forward's graph without the mangled class names each clone gets.
-std::string graph_text(const torch::jit::Module& module) {
-  static const std::regex mangling("___torch_mangle_[0-9]+\\.");
-  return std::regex_replace(module.get_method("forward").graph()->toString(), mangling, "");
-}
 
 TEST(QuantizePT2E, PrepareCalibrateSaveLoadConvertRoundTrip) {
   at::manual_seed(0);
@@ -78,17 +71,17 @@ TEST(QuantizePT2E, ConvertReadsObserversAndLeavesThePreparedModuleAsItWas) {
   for (const auto& child : first.named_children()) {
     EXPECT_EQ(child.name.rfind("activation_post_process_", 0), std::string::npos) << child.name;
   }
-  const std::string first_graph = graph_text(first);
+  const std::string first_graph = t::unmangled_forward_text(first);
   const at::Tensor first_out = first.forward({x}).toTensor();
 
   prepared.forward({x});  // the same batch again: the observed ranges stay
   torch::jit::Module second = torch_pt2e::convert_pt2e(prepared);
-  EXPECT_EQ(graph_text(second), first_graph);
+  EXPECT_EQ(t::unmangled_forward_text(second), first_graph);
   EXPECT_TRUE(at::equal(second.forward({x}).toTensor(), first_out));
 
   prepared.forward({x * 4});  // a wider range: the next convert's scales follow it
   torch::jit::Module third = torch_pt2e::convert_pt2e(prepared);
-  EXPECT_NE(graph_text(third), first_graph);
+  EXPECT_NE(t::unmangled_forward_text(third), first_graph);
 }
 
 TEST(QuantizePT2E, FoldingStoresInt8WeightsAndDropsFloatOnes) {

@@ -2,13 +2,19 @@
 // _convolution rewriting, Optional[Tensor] attributes read as Tensor.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <unordered_set>
+
 #include <torch/csrc/jit/ir/irparser.h>
+#include <torch/csrc/jit/runtime/graph_iterator.h>
 #include <torch/csrc/jit/testing/file_check.h>
 
 #include "../common/flow_test_utils.h"
 #include "torch_pt2e_plugin/passes/canonicalize.h"
+#include "torch_pt2e_plugin/passes/graph_utils.h"
 
 using torch::jit::testing::FileCheck;
+namespace t = torch_pt2e::testing;
 
 namespace {
 
@@ -98,6 +104,67 @@ TEST(Canonicalize, ReadsOptionalTensorAttributesAsTensors) {
       ->run(*canonical.get_method("forward").graph());
   const at::Tensor x = at::randn({1, 3, 5, 5});
   EXPECT_TRUE(at::equal(canonical.forward({x}).toTensor(), model.forward({x}).toTensor()));
+}
+
+// canonicalize inlines the input's own methods (whose optimized graphs
+// LibTorch keeps on them) and only then retypes the graph to the clone.
+TEST(Canonicalize, InlinesTheInputsMethodsIntoAGraphTypedByTheClone) {
+  at::manual_seed(0);
+  std::string cold_text, warm_text, run_text;
+  torch::jit::Module canonical;
+  c10::QualifiedName conv_class;
+  const at::Tensor x = at::randn({1, 3, 5, 5});
+  at::Tensor expected;
+  {
+    torch::jit::Module model = conv_bn_module(/*conv_bias=*/true);
+    conv_class = *model.attr("conv").toModule().type()->name();
+    const std::string original_text = model.get_method("forward").graph()->toString();
+    cold_text = t::unmangled_forward_text(torch_pt2e::passes::canonicalize_for_annotation(model));
+    // Again, with the callees' optimized graphs cached by the first call.
+    canonical = torch_pt2e::passes::canonicalize_for_annotation(model);
+    warm_text = t::unmangled_forward_text(canonical);
+    expected = model.forward({x}).toTensor();
+    // The input is untouched: its forward still calls its submodules.
+    EXPECT_EQ(model.get_method("forward").graph()->toString(), original_text);
+    EXPECT_EQ(t::count_nodes(model, "prim::CallMethod"), 2);
+  }
+  {
+    // A model that ran before (the executor computes the same optimized graphs).
+    at::manual_seed(0);
+    torch::jit::Module model = conv_bn_module(/*conv_bias=*/true);
+    model.forward({x});
+    run_text = t::unmangled_forward_text(torch_pt2e::passes::canonicalize_for_annotation(model));
+  }
+  EXPECT_EQ(warm_text, cold_text);
+  EXPECT_EQ(run_text, cold_text);
+
+  // Every module-typed value is of a class of the clone, none of the input's.
+  std::unordered_set<const c10::Type*> clone_classes;
+  for (const auto& module : canonical.modules()) clone_classes.insert(module.type().get());
+  auto graph = canonical.get_method("forward").graph();
+  for (torch::jit::DepthFirstGraphNodeIterator it(graph); torch::jit::Node* node = it.next();) {
+    for (const torch::jit::Value* value : node->outputs()) {
+      if (value->type()->cast<c10::ClassType>()) {
+        EXPECT_TRUE(clone_classes.count(value->type().get())) << value->type()->repr_str();
+      }
+    }
+  }
+  EXPECT_TRUE(clone_classes.count(graph->inputs()[0]->type().get()));
+
+  // With the input gone, the clone runs and its nodes' call stacks still
+  // name the input's modules (their classes and functions are kept alive by
+  // the compilation units the clone shares).
+  EXPECT_TRUE(at::allclose(canonical.forward({x}).toTensor(), expected, 1e-4, 1e-5));
+  bool found_conv = false;
+  for (torch::jit::Node* node : graph->nodes()) {
+    if (node->kind() != c10::aten::conv2d) continue;
+    found_conv = true;
+    const auto stack = torch_pt2e::passes::module_stack(node);
+    ASSERT_EQ(stack.size(), 1u);
+    EXPECT_EQ(stack[0].first, "conv");
+    EXPECT_EQ(stack[0].second, conv_class.qualifiedName());
+  }
+  EXPECT_TRUE(found_conv);
 }
 
 }  // namespace

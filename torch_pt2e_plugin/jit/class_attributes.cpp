@@ -32,21 +32,6 @@ bool may_be_parameter_or_buffer(const c10::TypePtr& type) {
   return optional && optional->getElementType()->kind() == c10::TypeKind::TensorType;
 }
 
-// Module::clone_method: the graph and schema of `method`, with every module
-// type mapped to its clone, as a method of `target`'s class.
-void clone_method(const torch::jit::Module& target, const torch::jit::Function& method,
-                  const std::unordered_map<c10::TypePtr, c10::TypePtr>& clones) {
-  const auto remap = [&](c10::TypePtr type) {
-    const auto it = clones.find(type);
-    return it == clones.end() ? type : it->second;
-  };
-  auto graph = torch::jit::toGraphFunction(method).graph()->copy();
-  graph->remapTypes(remap);
-  torch::jit::Function* copied = target._ivalue()->compilation_unit()->create_function(
-      c10::QualifiedName(*target.type()->name(), method.name()), graph);
-  target.type()->addMethod(copied);
-  copied->setSchema(method.getSchema().cloneWithRemappedTypes(remap));
-}
 
 class Cloner {
  public:
@@ -54,17 +39,18 @@ class Cloner {
          const std::unordered_set<std::string>& ignored_attributes)
       : top_(top), ignored_methods_(ignored_methods), ignored_attributes_(ignored_attributes) {}
 
-  torch::jit::Module run() {
+  torch::jit::Module run(ClassClones* classes) {
     clone_class(top_);
     torch::jit::Module clone = clone_objects();
     // Methods once every class has its clone, which their graphs refer to.
     for (const auto& first : first_instances_) {
       for (torch::jit::Function* method : first.first.type()->methods()) {
         if (first.first.type() == top_.type() && ignored_methods_.count(method->name())) continue;
-        clone_method(first.second, *method, clones_);
+        add_cloned_method(first.second, *method, torch::jit::toGraphFunction(*method).graph()->copy(), clones_);
       }
     }
     for (const auto& first : first_instances_) run_setstate(first.second);
+    if (classes != nullptr) *classes = clones_;
     return clone;
   }
 
@@ -151,7 +137,7 @@ class Cloner {
   const torch::jit::Module& top_;
   const std::unordered_set<std::string>& ignored_methods_;
   const std::unordered_set<std::string>& ignored_attributes_;
-  std::unordered_map<c10::TypePtr, c10::TypePtr> clones_;  // original class -> its clone
+  ClassClones clones_;  // original class -> its clone
   std::unordered_set<const c10::ClassType*> seen_classes_;
   // (original, clone) of each class's first instance, in the order met.
   std::vector<std::pair<torch::jit::Module, torch::jit::Module>> first_instances_;
@@ -212,8 +198,22 @@ size_t AttributeIndex::add(const torch::jit::Module& module, const std::string& 
 }
 
 torch::jit::Module clone_module(const torch::jit::Module& module, const std::unordered_set<std::string>& ignored_methods,
-                                const std::unordered_set<std::string>& ignored_attributes) {
-  return Cloner(module, ignored_methods, ignored_attributes).run();
+                                const std::unordered_set<std::string>& ignored_attributes, ClassClones* classes) {
+  return Cloner(module, ignored_methods, ignored_attributes).run(classes);
+}
+
+// Module::clone_method's retyping, for any graph.
+void add_cloned_method(const torch::jit::Module& target, const torch::jit::Function& like,
+                       std::shared_ptr<torch::jit::Graph> graph, const ClassClones& classes) {
+  const auto remap = [&](c10::TypePtr type) {
+    const auto it = classes.find(type);
+    return it == classes.end() ? type : it->second;
+  };
+  graph->remapTypes(remap);
+  torch::jit::Function* added = target._ivalue()->compilation_unit()->create_function(
+      c10::QualifiedName(*target.type()->name(), like.name()), std::move(graph));
+  target.type()->addMethod(added);
+  added->setSchema(like.getSchema().cloneWithRemappedTypes(remap));
 }
 
 }  // namespace jit

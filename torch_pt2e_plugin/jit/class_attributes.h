@@ -66,9 +66,19 @@ class AttributeIndex {
 // caller rewrites them; convert_pt2e drops observers its forward still
 // calls until it replaces those calls). Ignored attributes are the top
 // module's only.
+// With `classes`, it receives each original class -> its clone.
+using ClassClones = std::unordered_map<c10::TypePtr, c10::TypePtr>;
 torch::jit::Module clone_module(const torch::jit::Module& module,
                                 const std::unordered_set<std::string>& ignored_methods = {},
-                                const std::unordered_set<std::string>& ignored_attributes = {});
+                                const std::unordered_set<std::string>& ignored_attributes = {},
+                                ClassClones* classes = nullptr);
+
+// Adds `graph` to the class of `target` (a clone made by clone_module) as a
+// method named and typed like `like`, a method of the class `target` was
+// cloned from; every module type in `graph` and the schema is mapped to its
+// clone through `classes` (`graph` itself is retyped).
+void add_cloned_method(const torch::jit::Module& target, const torch::jit::Function& like,
+                       std::shared_ptr<torch::jit::Graph> graph, const ClassClones& classes);
 
 }  // namespace jit
 }  // namespace torch_pt2e

@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
+#include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/passes/constant_propagation.h>
 #include <torch/csrc/jit/passes/fuse_linear.h>
@@ -178,16 +179,12 @@ bool has_node_of_kind(std::shared_ptr<Graph> graph, std::initializer_list<c10::S
   return false;
 }
 
-// freeze_module's effect on what quantizers see, in linear time (freeze_module
-// itself is quadratic in the number of submodules): calls inlined, non-tensor
-// attributes folded to constants, the branches they decide removed. Tensor
-// attributes stay prim::GetAttr reads.
-void inline_and_fold_attributes(Module& module, bool fold_training) {
+// With inline_forward, freeze_module's effect on what quantizers see, in
+// linear time (freeze_module itself is quadratic in the number of
+// submodules): non-tensor attributes folded to constants, the branches they
+// decide removed. Tensor attributes stay prim::GetAttr reads.
+void fold_attributes(Module& module, bool fold_training) {
   auto graph = module.get_method("forward").graph();
-  {
-    PassTimer timer("canonicalize: Inline");
-    torch::jit::Inline(*graph);
-  }
   PassTimer fold_timer("canonicalize: fold attributes");
   // Every block, not only the top one: reads inside branches that constant
   // propagation later inlines (e.g. `if self.use_res_connect:`) are folded too.
@@ -219,6 +216,31 @@ void inline_and_fold_attributes(Module& module, bool fold_training) {
   }
   PassTimer timer("canonicalize: dce");
   eliminate_dead_code(graph);
+}
+
+// A clone of `module` whose forward is `module`'s forward with every call
+// inlined (torch::jit::Inline). The inlining runs on a copy of the original's
+// graph, so it inlines the original classes' methods: Inline uses each
+// callee's optimized graph (its own calls inlined, then peephole with alias
+// analysis, constant propagation and pooling, about two thirds of Inline's
+// time), which LibTorch computes once per function and keeps on it. The
+// original's functions have it from any earlier run or prepare of the model;
+// the clone's new functions never would. Only then is the graph retyped to the
+// clone's classes. The inlined nodes' call stacks name the original classes
+// and functions, which live as long as their compilation unit, which the
+// clone shares.
+Module clone_with_inlined_forward(const Module& module) {
+  PassTimer timer("canonicalize: clone");
+  jit::ClassClones classes;
+  Module clone = jit::clone_module(module, /*ignored_methods=*/{"forward"}, /*ignored_attributes=*/{}, &classes);
+  const torch::jit::Function& forward = module.get_method("forward").function();
+  auto graph = torch::jit::toGraphFunction(forward).graph()->copy();
+  {
+    PassTimer inline_timer("canonicalize: Inline");
+    torch::jit::Inline(*graph);
+  }
+  jit::add_cloned_method(clone, forward, std::move(graph), classes);
+  return clone;
 }
 
 // After inlining, only the top module's forward runs: every other method
@@ -307,14 +329,11 @@ Module canonicalize_for_annotation(const Module& module, const CanonicalizeOptio
   // upstream's prepare shares the exported model's parameters): no pass
   // writes into an existing tensor, and copying every weight costs more than
   // all the passes together on a large model.
-  Module frozen = [&] {
-    PassTimer timer("canonicalize: clone");
-    return jit::clone_module(module);
-  }();
+  Module frozen = clone_with_inlined_forward(module);
   make_parameters_leaves(frozen);
   {
     PassTimer timer("canonicalize: inline");
-    inline_and_fold_attributes(frozen, options.fold_training);
+    fold_attributes(frozen, options.fold_training);
     drop_other_methods(frozen);
   }
   auto graph = frozen.get_method("forward").graph();

@@ -9,8 +9,9 @@ seed 0, as bench_flow builds it): prepare with the XNNPACK quantizer
 (per-channel config), one calibration batch of 2x8 values, convert.
 Process CPU time, one thread; the table gives each library's median over
 the rounds, and the ratio of each library's median to the first's. The
-children also hash the converted model's output on a fixed batch: every
-library must give the same bytes, or the run fails.
+children also hash the converted model's output on a fixed batch and its
+forward graph's text (unnamed values renumbered by first appearance):
+every library must give the same bytes of both, or the run fails.
 
     /usr/bin/python3 tools/bench_flow_ab.py --blocks 4166 13888 --rounds 3 \\
         OLD/bazel-bin/libtorch_pt2e.so bazel-bin/libtorch_pt2e.so
@@ -22,6 +23,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -67,7 +69,13 @@ def child(model_path):
     with torch.no_grad(), torch.jit.optimized_execution(False):
         output = converted(probe)
     digest = hashlib.sha256(output.contiguous().numpy().tobytes()).hexdigest()
-    print(json.dumps({"prepare": prepare_s, "convert": convert_s, "sha256": digest}))
+    # Unnamed values print as their creation number, which differs between
+    # passes that make the same graph in another order; renumbered by first appearance.
+    numbers = {}
+    graph_text = re.sub(r"%(\d+)\b", lambda m: "%" + numbers.setdefault(m.group(1), str(len(numbers))),
+                        str(converted.graph))
+    graph_digest = hashlib.sha256(graph_text.encode()).hexdigest()
+    print(json.dumps({"prepare": prepare_s, "convert": convert_s, "sha256": digest, "graph_sha256": graph_digest}))
 
 
 def run_child(library, model_path, profile_passes):
@@ -136,9 +144,11 @@ def main():
                 order = args.libraries if round_index % 2 == 0 else list(reversed(args.libraries))
                 for library in order:
                     runs[library].append(run_child(library, model_path, args.profile_passes))
-            digests = {run["sha256"] for library in args.libraries for run in runs[library]}
-            if len(digests) != 1:
-                sys.exit(f"bench_flow_ab: the libraries' converted outputs differ at {blocks} blocks: {sorted(digests)}")
+            for key, what in (("sha256", "outputs"), ("graph_sha256", "graphs (text)")):
+                digests = {run[key] for library in args.libraries for run in runs[library]}
+                if len(digests) != 1:
+                    sys.exit(f"bench_flow_ab: the libraries' converted {what} differ at {blocks} blocks: "
+                             f"{sorted(digests)}")
             baseline = None
             for library in args.libraries:
                 prepare = statistics.median(run["prepare"] for run in runs[library])

@@ -5,6 +5,7 @@
 
 #include <regex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -84,6 +85,25 @@ inline int count_nodes(const torch::jit::Module& module, const std::string& qual
 inline std::string unmangled_forward_text(const torch::jit::Module& module) {
   static const std::regex mangling("___torch_mangle_[0-9]+\\.");
   return std::regex_replace(module.get_method("forward").graph()->toString(), mangling, "");
+}
+
+// unmangled_forward_text with unnamed values (printed as their creation
+// number, which depends on the order a pass made them in) renumbered by
+// first appearance: equal for graphs that differ in nothing else.
+inline std::string comparable_forward_text(const torch::jit::Module& module) {
+  static const std::regex number("%([0-9]+)\\b");
+  const std::string text = unmangled_forward_text(module);
+  std::unordered_map<std::string, std::string> renumbered;
+  std::string out;
+  auto last = text.cbegin();
+  for (std::sregex_iterator it(text.begin(), text.end(), number), end; it != end; ++it) {
+    out.append(last, text.cbegin() + it->position());
+    const auto found = renumbered.emplace((*it)[1].str(), "v" + std::to_string(renumbered.size())).first;
+    out += "%" + found->second;
+    last = text.cbegin() + it->position() + it->length();
+  }
+  out.append(last, text.cend());
+  return out;
 }
 
 // Total bytes of every tensor attribute (parameters and buffers) of the module tree.

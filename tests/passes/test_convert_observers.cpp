@@ -3,9 +3,14 @@
 // observers' qparams; folding stores int8 weights.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
 #include <torch/csrc/jit/testing/file_check.h>
 
 #include "../common/flow_test_utils.h"
+#include "torch_pt2e_plugin/jit/class_attributes.h"
 #include "torch_pt2e_plugin/observers/observer.h"
 #include "torch_pt2e_plugin/passes/canonicalize.h"
 #include "torch_pt2e_plugin/passes/convert_observers.h"
@@ -57,6 +62,48 @@ TEST(ConvertObservers, StaticPerTensorObserversBecomeLiteralQDQPairs) {
   torch_pt2e::passes::remove_observer_modules(module);
   EXPECT_FALSE(module.hasattr("activation_post_process_0"));
   EXPECT_EQ(module.forward({x}).toTensor().sizes(), at::IntArrayRef({1, 4, 4, 4}));
+}
+
+// convert_pt2e's way: the clone comes without forward, which is copied
+// with its observer calls converted on the way.
+TEST(ConvertObservers, CopyConvertingGivesTheGraphOfConvertingACopy) {
+  at::manual_seed(0);
+  const at::Tensor x = at::randn({1, 3, 6, 6});
+  torch::jit::Module prepared = calibrated_prepared(x);
+  const auto observer_names = torch_pt2e::passes::observer_attribute_names(prepared);
+  const std::unordered_set<std::string> ignored(observer_names.begin(), observer_names.end());
+
+  torch::jit::Module in_place = torch_pt2e::jit::clone_module(prepared, {}, ignored);
+  const auto converted_in_place = torch_pt2e::passes::convert_observers(in_place, prepared);
+
+  torch_pt2e::jit::ClassClones classes;
+  torch::jit::Module copied = torch_pt2e::jit::clone_module(prepared, {"forward"}, ignored, &classes);
+  std::unordered_map<const torch::jit::Node*, torch::jit::Node*> copies;
+  const auto converted = torch_pt2e::passes::copy_converting_observers(
+      copied, prepared, classes, [&](const torch::jit::Node* from, torch::jit::Node* to) { copies.emplace(from, to); });
+
+  EXPECT_EQ(t::comparable_forward_text(copied), t::comparable_forward_text(in_place));
+  ASSERT_EQ(converted.size(), converted_in_place.size());
+  for (size_t i = 0; i < converted.size(); ++i) {
+    EXPECT_EQ(converted[i].quantize == nullptr, converted_in_place[i].quantize == nullptr) << i;
+  }
+  // Every node of prepared's forward but the observer calls and reads was
+  // copied, and told: the conv among them.
+  int calls = 0, conv_copies = 0;
+  for (torch::jit::Node* node : prepared.get_method("forward").graph()->nodes()) {
+    const bool observer_node = node->kind() == c10::prim::CallMethod ||
+                               (node->kind() == c10::prim::GetAttr && ignored.count(node->s(c10::attr::name)));
+    calls += node->kind() == c10::prim::CallMethod;
+    EXPECT_EQ(copies.count(node), observer_node ? 0u : 1u) << *node;
+    if (node->kind() == c10::aten::conv2d) conv_copies += copies.at(node)->kind() == c10::aten::conv2d;
+  }
+  EXPECT_EQ(calls, static_cast<int>(converted.size()));
+  EXPECT_EQ(conv_copies, 1);
+  // prepared is untouched and both run alike.
+  EXPECT_EQ(t::count_nodes(prepared, "prim::CallMethod"), calls);
+  torch_pt2e::passes::remove_observer_modules(in_place);
+  torch_pt2e::passes::remove_observer_modules(copied);
+  EXPECT_TRUE(at::equal(copied.forward({x}).toTensor(), in_place.forward({x}).toTensor()));
 }
 
 TEST(FoldQuantize, WeightQuantizationBecomesAnInt8AttributeAndActivationsStay) {

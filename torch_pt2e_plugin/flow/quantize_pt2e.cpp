@@ -105,9 +105,17 @@ torch::jit::Module convert_pt2e(const torch::jit::Module& prepared, const Conver
   for (auto& name : passes::observer_attribute_names(prepared)) {
     if (!options.derived_qparams.count(name)) observer_names.insert(std::move(name));
   }
+  // QAT folds conv + bn on the copy before its observers become q/dq; PTQ
+  // converts them while copying forward (passes/convert_observers.h), so the
+  // clone's classes come without it.
   // (jit::clone_module, unlike Module::clone, drops attributes that forward
   // still reads: convert replaces those reads.)
-  torch::jit::Module module = jit::clone_module(prepared, /*ignored_methods=*/{}, observer_names);
+  const bool copy_converting = !state->is_qat;
+  jit::ClassClones classes;
+  torch::jit::Module module =
+      jit::clone_module(prepared, /*ignored_methods=*/copy_converting ? std::unordered_set<std::string>{"forward"}
+                                                                       : std::unordered_set<std::string>{},
+                        observer_names, &classes);
   clone_timer.reset();
   for (const auto& entry : options.derived_qparams) {
     TORCH_CHECK(module.hasattr(entry.first) && module.attr(entry.first).isObject(),
@@ -117,24 +125,30 @@ torch::jit::Module convert_pt2e(const torch::jit::Module& prepared, const Conver
                 "' is not a derived observer");
     observers::set_derived_qparams(observer, entry.second.first, entry.second.second);
   }
+  std::unordered_map<const torch::jit::Node*, passes::AnnotatedNodeRecord> annotated;
+  if (copy_converting) {
+    // Operator ordinals are the same in prepared's graph and the copy (observer
+    // calls and reads are not operators), so the records resolve there and
+    // follow the nodes to their copies.
+    const auto on_prepared = passes::resolve_annotated_nodes(*prepared.get_method("forward").graph(), *state);
+    passes::PassTimer timer("convert: observers to q/dq");
+    passes::copy_converting_observers(module, prepared, classes,
+                                      [&](const torch::jit::Node* from, torch::jit::Node* to) {
+                                        const auto it = on_prepared.find(from);
+                                        if (it != on_prepared.end()) annotated.emplace(to, it->second);
+                                      });
+  } else {
+    annotated = passes::resolve_annotated_nodes(*module.get_method("forward").graph(), *state);
+    freeze_training_flags(module.get_method("forward").graph());
+    for (const auto& folded : passes::fold_conv_bn_qat(module)) annotated.erase(folded.batch_norm);
+    passes::PassTimer timer("convert: observers to q/dq");
+    passes::convert_observers(module, prepared);
+  }
   auto graph = module.get_method("forward").graph();
-  auto annotated = passes::resolve_annotated_nodes(*graph, *state);
+  check_no_uses_of(graph, observer_names);
   std::unordered_set<const torch::jit::Node*> validly_annotated;
   for (const auto& entry : annotated) {
     if (entry.second.valid) validly_annotated.insert(entry.first);
-  }
-
-  if (state->is_qat) {
-    freeze_training_flags(graph);
-    for (const auto& folded : passes::fold_conv_bn_qat(module)) {
-      annotated.erase(folded.batch_norm);
-      validly_annotated.erase(folded.batch_norm);
-    }
-  }
-  {
-    passes::PassTimer timer("convert: observers to q/dq");
-    passes::convert_observers(module, prepared);
-    check_no_uses_of(graph, observer_names);
   }
   {
     passes::PassTimer timer("convert: duplicate dq, metadata");

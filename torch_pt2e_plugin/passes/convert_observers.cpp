@@ -1,12 +1,15 @@
 #include "torch_pt2e_plugin/passes/convert_observers.h"
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <unordered_map>
 #include <unordered_set>
 
 #include <c10/util/Exception.h>
+#include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/ir/constants.h>
 
 #include "kernels/checks.h"
@@ -91,42 +94,62 @@ bool slot_holds_observer(const Module& module, size_t slot) {
 
 class ObserverConverter {
  public:
-  ObserverConverter(Module& module, const Module& observers)
-      : module_(module), observers_(observers), graph_(*module.get_method("forward").graph()) {}
-
-  std::vector<ConvertedObserver> run() {
+  // Converts calls in `graph`, a graph of `module`, whose observers are
+  // looked up on `module` and then on `observers`.
+  ObserverConverter(Module& module, Graph& graph, const Module& observers)
+      : module_(module), graph_(graph) {
     // Objects by name, looked up once: Module::attr scans every attribute,
     // and observers are thousands of attributes of one module. An observer
-    // module_ has (convert_pt2e clones those it sets qparams on) comes
-    // first, then one of observers_.
-    std::unordered_map<std::string, c10::intrusive_ptr<c10::ivalue::Object>> objects;
-    for (const Module* owner : {static_cast<const Module*>(&module_), &observers_}) {
+    // module has (convert_pt2e clones those it sets qparams on) comes
+    // first, then one of observers.
+    for (const Module* owner : {static_cast<const Module*>(&module), &observers}) {
       for (const Module& holder : attribute_holders(*owner, kObserverGroupsAttribute)) {
         const auto& type = *holder.type();
         for (size_t i = 0; i < type.numAttributes(); ++i) {
           const c10::IValue& value = holder._ivalue()->getSlot(i);
-          if (value.isObject()) objects.emplace(type.getAttributeName(i), value.toObject());
+          if (value.isObject()) objects_.emplace(type.getAttributeName(i), value.toObject());
         }
       }
     }
+  }
+
+  // The observer `node` calls, where it is a call of a known observer.
+  c10::optional<Module> called_observer(const Node* node) const {
+    const auto name = observer_call_name(node);
+    if (!name) return c10::nullopt;
+    const auto it = objects_.find(*name);
+    if (it == objects_.end()) return c10::nullopt;
+    return Module(it->second);
+  }
+
+  // Once, before converting `calls` calls: per-channel scales and zero
+  // points, two per call at most, go on the module or, for very many, into
+  // groups (passes/attribute_groups.h) read at the graph's start.
+  void expect_calls(size_t calls) {
+    qparam_holders_.emplace(module_, graph_, kQParamGroupsAttribute, 2 * static_cast<int64_t>(calls));
+  }
+
+  // The in-place pass: every call in the graph's top-level block.
+  std::vector<ConvertedObserver> run() {
     std::vector<std::pair<Node*, Module>> calls;
     for (Node* node : graph_.nodes()) {
-      if (const auto name = observer_call_name(node)) {
-        const auto it = objects.find(*name);
-        if (it != objects.end()) calls.emplace_back(node, Module(it->second));
-      }
+      if (auto called = called_observer(node)) calls.emplace_back(node, std::move(*called));
     }
-    // Per-channel scales and zero points, two per call at most, go on the
-    // module or, for very many, into groups (passes/attribute_groups.h).
-    qparam_holders_.emplace(module_, graph_, kQParamGroupsAttribute, 2 * static_cast<int64_t>(calls.size()));
+    expect_calls(calls.size());
     std::vector<ConvertedObserver> converted;
-    for (const auto& call : calls) converted.push_back(convert(call.first, call.second));
+    converted.reserve(calls.size());
+    for (const auto& [call, called] : calls) {
+      torch::jit::WithInsertPoint guard(call);
+      converted.push_back(convert(call->input(1), called, *observer_call_name(call)));
+      call->output()->replaceAllUsesWith(replacement(converted.back()));
+      destroy_observer_call(call);
+    }
     return converted;
   }
 
- private:
-  ConvertedObserver convert(Node* call, const Module& called) {
-    const std::string name = *observer_call_name(call);
+  // The nodes standing for a call of `called` (named `name`) on `input`,
+  // inserted at the graph's insert point.
+  ConvertedObserver convert(Value* input, const Module& called, const std::string& name) {
     // A fake-quantize module converts as its observer (upstream's
     // FakeQuantize.calculate_qparams is its observer's).
     const Module observer = observers::is_fake_quantize(called) ? observers::fake_quantize_observer(called) : called;
@@ -136,10 +159,8 @@ class ObserverConverter {
         observers::read_fake_quantize_config(called).kind == observers::FakeQuantizeKind::kLearnableFakeQuantize) {
       facts.learned_from = called;
     }
-    Value* input = call->input(1);
     ConvertedObserver result;
     result.input = input;
-    torch::jit::WithInsertPoint guard(call);
     if (is_supported_static_dtype(facts.dtype) && !facts.is_dynamic) {
       convert_static(observer, facts, input, result);
     } else if (facts.is_dynamic) {
@@ -150,12 +171,16 @@ class ObserverConverter {
       result.quantize = to_half->node();
       result.dequantize = back->node();
     }
-    Value* replacement = result.dequantize ? result.dequantize->output() : input;
-    call->output()->replaceAllUsesWith(replacement);
-    destroy_observer_call(call);
     return result;
   }
 
+  // What the call's users read instead: the dequantize, or the input where
+  // the observer was removed.
+  static Value* replacement(const ConvertedObserver& converted) {
+    return converted.dequantize ? converted.dequantize->output() : converted.input;
+  }
+
+ private:
   std::pair<int64_t, int64_t> range_or_fail(const ObserverFacts& facts, const std::string& what) const {
     TORCH_CHECK(facts.range.has_value(), "convert_pt2e: the ", what, " observer has no quant_min/quant_max");
     return *facts.range;
@@ -298,8 +323,8 @@ class ObserverConverter {
   }
 
   Module& module_;
-  const Module& observers_;
   Graph& graph_;
+  std::unordered_map<std::string, c10::intrusive_ptr<c10::ivalue::Object>> objects_;  // observers by name
   std::map<std::pair<int, int64_t>, Value*> constants_;  // by kind (None, int, float) and value bits
   std::unordered_set<c10::Symbol> checked_kinds_;         // kinds insert_op has found a schema for
   int64_t per_channel_ = 0;
@@ -309,10 +334,86 @@ class ObserverConverter {
 
 }  // namespace
 
-std::vector<ConvertedObserver> convert_observers(Module& module) { return ObserverConverter(module, module).run(); }
+std::vector<ConvertedObserver> convert_observers(Module& module) { return convert_observers(module, module); }
 
 std::vector<ConvertedObserver> convert_observers(Module& module, const Module& observers) {
-  return ObserverConverter(module, observers).run();
+  return ObserverConverter(module, *module.get_method("forward").graph(), observers).run();
+}
+
+std::vector<ConvertedObserver> copy_converting_observers(Module& module, const Module& prepared,
+                                                         const jit::ClassClones& classes,
+                                                         const std::function<void(const Node*, Node*)>& copied) {
+  const torch::jit::Function& forward = prepared.get_method("forward").function();
+  Graph& source = *torch::jit::toGraphFunction(forward).graph();
+  auto graph = std::make_shared<Graph>();
+  // The top-level block's values (the only ones looked up here: createClone
+  // maps a nested block's own values itself) by Value::unique(), which a
+  // graph hands out densely as it makes values.
+  size_t value_count = 0;
+  for (const Value* input : source.inputs()) value_count = std::max(value_count, input->unique() + 1);
+  for (const Node* node : source.nodes()) {
+    for (const Value* output : node->outputs()) value_count = std::max(value_count, output->unique() + 1);
+  }
+  std::vector<Value*> env(value_count, nullptr);
+  const auto lookup = [&](Value* value) {
+    Value* copy = value->unique() < env.size() ? env[value->unique()] : nullptr;
+    TORCH_INTERNAL_ASSERT(copy != nullptr, "copy_converting_observers: %", value->debugName(), " has no copy");
+    return copy;
+  };
+  for (Value* input : source.inputs()) env[input->unique()] = graph->addInput()->copyMetadata(input);
+  ObserverConverter converter(module, *graph, prepared);
+
+  // What convert_observers would destroy: the calls it converts and, once
+  // they are gone, the observers' reads and their groups' (see
+  // destroy_observer_call). Uses come after definitions, so walking back
+  // decides every use of a read before the read. Nodes left out are calls
+  // and reads, one output each, marked by its number.
+  std::vector<char> left_out(value_count, 0);
+  const auto is_left_out = [&](const Node* node) {
+    return node->outputs().size() == 1 && node->output()->unique() < value_count && left_out[node->output()->unique()];
+  };
+  const auto all_uses_left_out = [&](const Node* node) {
+    const auto& uses = node->output()->uses();
+    return !uses.empty() &&
+           std::all_of(uses.begin(), uses.end(), [&](const torch::jit::Use& use) { return is_left_out(use.user); });
+  };
+  struct Call {
+    const Node* node;
+    Module observer;
+    std::string name;
+  };
+  std::vector<Call> calls;  // last first
+  for (auto it = source.nodes().rbegin(); it != source.nodes().rend(); ++it) {
+    const Node* node = *it;
+    if (auto called = converter.called_observer(node)) {
+      calls.push_back({node, std::move(*called), *observer_call_name(node)});
+      left_out[node->output()->unique()] = 1;
+    } else if (node->kind() == c10::prim::GetAttr && all_uses_left_out(node)) {
+      const auto& first_use = node->output()->uses()[0];
+      const bool observer_read = first_use.user->kind() == c10::prim::CallMethod && first_use.offset == 0;
+      if (observer_read || reads_attribute_group(node, kObserverGroupsAttribute)) left_out[node->output()->unique()] = 1;
+    }
+  }
+  converter.expect_calls(calls.size());
+
+  std::vector<ConvertedObserver> converted;
+  converted.reserve(calls.size());
+  for (Node* node : source.nodes()) {
+    if (is_left_out(node)) {
+      if (calls.empty() || calls.back().node != node) continue;  // an observer's read
+      // Appended, as the call's copy would be.
+      converted.push_back(converter.convert(lookup(node->input(1)), calls.back().observer, calls.back().name));
+      env[node->output()->unique()] = ObserverConverter::replacement(converted.back());
+      calls.pop_back();
+      continue;
+    }
+    Node* copy = graph->insertNode(graph->createClone(node, lookup));
+    for (size_t i = 0; i < node->outputs().size(); ++i) env[node->output(i)->unique()] = copy->output(i);
+    if (copied) copied(node, copy);
+  }
+  for (Value* output : source.outputs()) graph->registerOutput(lookup(output));
+  jit::add_cloned_method(module, forward, std::move(graph), classes);
+  return converted;
 }
 
 std::vector<std::string> observer_attribute_names(const Module& module) {

@@ -20,10 +20,13 @@
 // that has, as convert_pt2e does.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <torch/csrc/jit/api/module.h>
+
+#include "torch_pt2e_plugin/jit/class_attributes.h"
 
 namespace torch_pt2e {
 namespace passes {
@@ -46,6 +49,18 @@ std::vector<ConvertedObserver> convert_observers(torch::jit::Module& module);
 // convert_pt2e clones this way, which spares cloning thousands of observer
 // classes only to delete them.
 std::vector<ConvertedObserver> convert_observers(torch::jit::Module& module, const torch::jit::Module& observers);
+
+// convert_observers(module, prepared) on a copy of prepared's forward that
+// is made as it is converted: `module` is a clone of `prepared` without a
+// forward (jit::clone_module ignoring "forward", with `classes`); it gets
+// prepared's forward, copied node by node, with each observer call replaced
+// by its quantize/dequantize as it is reached and the observers' reads left
+// out. The graph convert_observers gives on a full copy, without copying
+// the calls and reads it then destroys (about a third of a prepared graph's
+// nodes). `copied` (if set) is told each copied node and its copy.
+std::vector<ConvertedObserver> copy_converting_observers(
+    torch::jit::Module& module, const torch::jit::Module& prepared, const jit::ClassClones& classes,
+    const std::function<void(const torch::jit::Node*, torch::jit::Node*)>& copied = nullptr);
 
 // The names of the module's attributes that hold observers, derived
 // observers or fake quantizers (or their groups), in slot order.

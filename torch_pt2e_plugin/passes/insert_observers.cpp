@@ -333,6 +333,7 @@ class ObserverInserter {
 }  // namespace
 
 InsertObserversResult insert_observers(Module& module, const quantizer::AnnotationTable& annotations, bool is_qat) {
+  observers::ScopedObserverArena histograms;
   return ObserverInserter(module, annotations, is_qat).run();
 }
 

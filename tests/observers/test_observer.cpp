@@ -310,47 +310,6 @@ TEST(PreparedModule, SaveLoadCalibrateMatchesAnUnsavedTwin) {
   EXPECT_EQ(extra.type(), loaded.attr(observer_name(0)).toModule().type());
 }
 
-// Histograms from a ScopedObserverArena: zero, of the configured size, and
-// observing, saving and loading as ordinary buffers do, also after the scope.
-TEST(AddObserver, HistogramsFromTheScopedArenaBehaveAsOrdinaryBuffers) {
-  const auto inputs = batches();
-  const auto histogram = config(ObserverKind::kHistogram);
-  torch::jit::Module in_arena = new_owner();
-  torch::jit::Module ordinary = new_owner();
-  constexpr int kObservers = 300;  // more than one arena chunk of 2048-bin histograms
-  {
-    obs::ScopedObserverArena arena;
-    {
-      obs::ScopedObserverArena inner;  // nested scopes
-      obs::add_observer(in_arena, "inner", histogram);
-    }
-    for (int i = 0; i < kObservers; ++i) obs::add_observer(in_arena, "h" + std::to_string(i), histogram);
-  }
-  for (int i = 0; i < kObservers; ++i) obs::add_observer(ordinary, "h" + std::to_string(i), histogram);
-  for (int i = 0; i < kObservers; ++i) {
-    const at::Tensor buffer = in_arena.attr("h" + std::to_string(i)).toModule().attr("histogram").toTensor();
-    ASSERT_EQ(buffer.sizes(), at::IntArrayRef({histogram.bins}));
-    ASSERT_EQ(buffer.scalar_type(), at::kFloat);
-    ASSERT_TRUE(at::equal(buffer, at::zeros({histogram.bins}))) << i;
-  }
-  const auto observe = [&](torch::jit::Module& owner, size_t begin, size_t end) {
-    for (int i = 0; i < kObservers; i += 37) {
-      auto observer = owner.attr("h" + std::to_string(i)).toModule();
-      for (size_t b = begin; b < end; ++b) forward(observer, inputs[b] * (i + 1));
-    }
-  };
-  for (torch::jit::Module* module : {&in_arena, &ordinary}) observe(*module, 0, 2);
-  std::stringstream buffer;
-  in_arena.save(buffer);
-  torch::jit::Module loaded = torch::jit::load(buffer);
-  for (torch::jit::Module* module : {&loaded, &ordinary}) observe(*module, 2, inputs.size());
-  for (int i = 0; i < kObservers; i += 37) {
-    const std::string name = "h" + std::to_string(i);
-    expect_same_qparams(obs::calculate_qparams(loaded.attr(name).toModule()),
-                        obs::calculate_qparams(ordinary.attr(name).toModule()), name);
-  }
-}
-
 TEST(PreparedModule, StateSurvivesAnInMemoryRoundTrip) {
   torch::jit::Module model = new_owner();
   auto per_channel = config(ObserverKind::kPerChannelMinMax);

@@ -49,22 +49,6 @@ TEST(WeightArena, EmptyAndOtherDtypes) {
   EXPECT_THROW(arena.empty({-1}, at::kFloat), c10::Error);
 }
 
-TEST(WeightArena, ZerosAreZeroAcrossChunksAndAfterOthersDie) {
-  WeightArena arena;
-  std::vector<at::Tensor> kept;
-  for (int i = 0; i < 2000; ++i) {  // 2000 x 8 KiB: two chunks
-    at::Tensor t = arena.zeros({2048}, at::kFloat);
-    ASSERT_TRUE(at::equal(t, at::zeros({2048}))) << i;
-    t.fill_(static_cast<float>(i + 1));
-    if (i % 2 == 0) kept.push_back(t);  // the others die here, written
-  }
-  at::Tensor big = arena.zeros({3, 1 << 20}, at::kFloat);  // past a huge page
-  EXPECT_TRUE(at::equal(big, at::zeros({3, 1 << 20})));
-  for (size_t i = 0; i < kept.size(); ++i) {
-    EXPECT_TRUE(at::equal(kept[i], at::full({2048}, static_cast<float>(2 * i + 1)))) << i;
-  }
-}
-
 TEST(WeightArena, ConvBnFoldGivesTheSameBitsAsOrdinaryMemory) {
   for (const bool transpose : {false, true}) {
     const at::Tensor weight = transpose ? at::randn({32, 64, 3, 3}) : at::randn({64, 32, 3, 3});

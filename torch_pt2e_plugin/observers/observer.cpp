@@ -180,14 +180,6 @@ int32_t to_int32(int64_t v) {
   return static_cast<int32_t>(v);
 }
 
-// The arena of the innermost ScopedObserverArena alive in this thread.
-thread_local passes::WeightArena* observer_arena = nullptr;
-
-at::Tensor histogram_zeros(int64_t bins) {
-  if (observer_arena != nullptr) return observer_arena->zeros({bins}, at::kFloat);
-  return filled_cpu<float>({bins}, at::kFloat, 0.0f);
-}
-
 at::Tensor float_scalar(double v) { return filled_cpu<float>({}, at::kFloat, to_float32(v)); }
 at::Tensor float_tensor(c10::IntArrayRef sizes, double v) { return filled_cpu<float>(sizes, at::kFloat, to_float32(v)); }
 
@@ -234,7 +226,7 @@ std::vector<Attribute> attributes_for(const ObserverConfig& c, bool training) {
       a.push_back({"upsample_rate", Int, c.upsample_rate, false});
     }
     a.push_back({"eps", Tensor, float_tensor({1}, c.eps), true});
-    if (c.kind == ObserverKind::kHistogram) a.push_back({"histogram", Tensor, histogram_zeros(c.bins), true});
+    if (c.kind == ObserverKind::kHistogram) a.push_back({"histogram", Tensor, float_tensor({c.bins}, 0.0), true});
     if (is_per_channel_kind(c.kind)) {
       a.push_back({"min_val", Tensor, float_tensor({0}, 0.0), true});
       a.push_back({"max_val", Tensor, float_tensor({0}, 0.0), true});
@@ -382,13 +374,6 @@ torch::jit::Module add_observer(torch::jit::Module& owner, const std::string& na
               owner.type()->name()->qualifiedName(), " already has an attribute named \"", name, "\"");
   return register_observer(owner, name, config, declared_slot);
 }
-
-ScopedObserverArena::ScopedObserverArena()
-    : arena_(std::make_unique<passes::WeightArena>()), outer_(observer_arena) {
-  observer_arena = arena_.get();
-}
-
-ScopedObserverArena::~ScopedObserverArena() { observer_arena = outer_; }
 
 torch::jit::Module add_observer_with_new_name(torch::jit::Module& owner, const std::string& name,
                                               const ObserverConfig& config) {

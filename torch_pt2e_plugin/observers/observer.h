@@ -13,7 +13,6 @@
 // observer kind and compilation unit is shared by all its observers.
 #pragma once
 
-#include <memory>
 #include <string>
 #include <tuple>
 
@@ -21,7 +20,6 @@
 #include <torch/csrc/jit/api/module.h>
 
 #include "torch_pt2e_plugin/observers/observer_config.h"
-#include "torch_pt2e_plugin/passes/weight_arena.h"
 
 namespace torch_pt2e {
 namespace observers {
@@ -42,25 +40,6 @@ torch::jit::Module add_observer(torch::jit::Module& owner, const std::string& na
 // lookup scans all of the class's attributes).
 torch::jit::Module add_observer_with_new_name(torch::jit::Module& owner, const std::string& name,
                                               const ObserverConfig& config);
-
-// While one is alive, the observers its thread creates take their histogram
-// buffers (2048 floats each by default) from one passes::WeightArena instead
-// of one allocation each: observer insertion makes tens of thousands, and
-// the first write of each fresh 4 KiB page costs a page fault, which on
-// virtual machines made those buffers a fifth of the pass. The arena's
-// chunks ask for transparent huge pages and come zero-filled. A buffer's
-// pages are returned when it dies (passes/weight_arena.h). Scopes nest.
-class ScopedObserverArena {
- public:
-  ScopedObserverArena();
-  ~ScopedObserverArena();
-  ScopedObserverArena(const ScopedObserverArena&) = delete;
-  ScopedObserverArena& operator=(const ScopedObserverArena&) = delete;
-
- private:
-  std::unique_ptr<passes::WeightArena> arena_;
-  passes::WeightArena* outer_;
-};
 
 // True for modules created by add_observer (also after save and load).
 bool is_observer(const torch::jit::Module& module);

@@ -333,7 +333,6 @@ class ObserverInserter {
 }  // namespace
 
 InsertObserversResult insert_observers(Module& module, const quantizer::AnnotationTable& annotations, bool is_qat) {
-  observers::ScopedObserverArena histograms;
   return ObserverInserter(module, annotations, is_qat).run();
 }
 

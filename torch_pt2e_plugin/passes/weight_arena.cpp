@@ -49,10 +49,6 @@ struct WeightArena::Chunk {
     size = bytes;
     // Advice only: without transparent huge pages the chunk is ordinary memory.
     madvise(base, size, MADV_HUGEPAGE);
-    // Fault the whole chunk in one system call (a call per tensor costs more
-    // than the faults it saves for small tensors); kernels before 5.14 refuse
-    // the advice, and the pages then fault on first write as usual.
-    madvise(base, size, MADV_POPULATE_WRITE);
   }
   ~Chunk() { munmap(mapping, mapped_bytes); }
   Chunk(const Chunk&) = delete;
@@ -93,12 +89,13 @@ at::Tensor WeightArena::empty(c10::IntArrayRef sizes, c10::ScalarType dtype) {
   }
   char* data = chunk_->base + used_;
   used_ += reserved;
+  // Fault the tensor's pages in one system call; kernels before 5.14 refuse
+  // the advice, and the pages then fault on first write as usual.
+  const auto pages = inner_pages(data, bytes);
+  if (pages.second > 0) madvise(pages.first, pages.second, MADV_POPULATE_WRITE);
   std::shared_ptr<Chunk> owner = chunk_;
   auto release = [owner, bytes](void* pointer) {
-    // A large tensor gives its own pages back now; small ones (observers'
-    // histograms) leave theirs to the chunk, which goes with its last tensor:
-    // returning a few pages of a huge page splits it, for little memory.
-    if (bytes < kHugePage) return;
+    // Give the tensor's own pages back now; the chunk goes with its last tensor.
     const auto dead = inner_pages(static_cast<char*>(pointer), bytes);
     if (dead.second > 0) madvise(dead.first, dead.second, MADV_DONTNEED);
   };

@@ -3,12 +3,11 @@
 // page on its first write; on virtual machines a fault costs 10-20 us, so
 // writing ResNet-50's 94 MB of folded weights spent 0.3 s in faults alone. The
 // arena packs the tensors into chunks that ask the kernel for transparent huge
-// pages (one fault per 2 MiB) and fills each chunk's pages in one call
+// pages (one fault per 2 MiB) and fills each tensor's pages in one call
 // (MADV_POPULATE_WRITE); where the kernel offers neither, the memory behaves as
-// ordinary memory. Each tensor of at least a huge page returns its pages when
-// it dies, and a chunk is unmapped when its last tensor dies, so the arena
-// holds little memory its tensors no longer need (smaller tensors' pages wait
-// for their chunk: returning part of a huge page splits it).
+// ordinary memory. Each tensor returns its pages when it dies, and a chunk is
+// unmapped when its last tensor dies, so the arena never holds memory its
+// tensors no longer need.
 #pragma once
 
 #include <cstddef>
@@ -29,10 +28,6 @@ class WeightArena {
 
   // An uninitialized contiguous CPU tensor whose pages are already mapped.
   at::Tensor empty(c10::IntArrayRef sizes, c10::ScalarType dtype);
-  // The same, all zero bytes: the arena hands out each byte of its anonymous
-  // mappings once, and the kernel maps those zero-filled, so this writes
-  // nothing (empty's memory is zero too; it just does not promise it).
-  at::Tensor zeros(c10::IntArrayRef sizes, c10::ScalarType dtype) { return empty(sizes, dtype); }
 
   struct Chunk;
 

@@ -3,7 +3,9 @@
 // Matches: any scripted or traced module in eval mode. Produces a new module
 // (the input is untouched) whose `forward` is a single graph: submodule calls
 // inlined (each inlined node keeps its call stack, from which module paths and
-// types are recovered), other methods dropped, non-tensor attributes such as
+// the input's class names are recovered; the inlining uses the input's own
+// methods, whose optimized graphs LibTorch keeps for the next prepare or
+// run), other methods dropped, non-tensor attributes such as
 // `training` folded to constants and the branches they decide removed, every parameter and buffer still a `prim::GetAttr` of its module,
 // traced `aten::_convolution` rewritten to `aten::conv{1,2,3}d` /
 // `aten::conv_transpose{1,2,3}d`, `addmm`/`matmul`+`add` fused to

@@ -340,6 +340,61 @@ std::vector<ConvertedObserver> convert_observers(Module& module, const Module& o
   return ObserverConverter(module, *module.get_method("forward").graph(), observers).run();
 }
 
+namespace {
+
+// What convert_observers destroys in `source`'s top-level block: the calls it
+// converts and, once they are gone, the observers' reads and their groups'
+// (see destroy_observer_call). They are calls and reads of one output each,
+// marked by its Value::unique().
+class LeftOut {
+ public:
+  struct Call {
+    const Node* node;
+    Module observer;
+    std::string name;
+  };
+
+  LeftOut(Graph& source, const ObserverConverter& converter, size_t value_count) : marks_(value_count, 0) {
+    // Uses come after definitions, so walking back decides every use of a
+    // read before the read.
+    for (auto it = source.nodes().rbegin(); it != source.nodes().rend(); ++it) {
+      const Node* node = *it;
+      if (auto called = converter.called_observer(node)) {
+        calls_.push_back({node, std::move(*called), *observer_call_name(node)});
+        marks_[node->output()->unique()] = 1;
+      } else if (node->kind() == c10::prim::GetAttr && all_uses_left_out(node)) {
+        const auto& first_use = node->output()->uses()[0];
+        const bool observer_read = first_use.user->kind() == c10::prim::CallMethod && first_use.offset == 0;
+        if (observer_read || reads_attribute_group(node, kObserverGroupsAttribute)) {
+          marks_[node->output()->unique()] = 1;
+        }
+      }
+    }
+  }
+
+  bool contains(const Node* node) const {
+    return node->outputs().size() == 1 && node->output()->unique() < marks_.size() && marks_[node->output()->unique()];
+  }
+  size_t call_count() const { return calls_.size(); }
+  // The call `node` if it is the next call left out in graph order (else an observer's read).
+  const Call* next_call(const Node* node) const {
+    return !calls_.empty() && calls_.back().node == node ? &calls_.back() : nullptr;
+  }
+  void pop_call() { calls_.pop_back(); }
+
+ private:
+  bool all_uses_left_out(const Node* node) const {
+    const auto& uses = node->output()->uses();
+    return !uses.empty() &&
+           std::all_of(uses.begin(), uses.end(), [&](const torch::jit::Use& use) { return contains(use.user); });
+  }
+
+  std::vector<char> marks_;
+  std::vector<Call> calls_;  // last first
+};
+
+}  // namespace
+
 std::vector<ConvertedObserver> copy_converting_observers(Module& module, const Module& prepared,
                                                          const jit::ClassClones& classes,
                                                          const std::function<void(const Node*, Node*)>& copied) {
@@ -362,49 +417,19 @@ std::vector<ConvertedObserver> copy_converting_observers(Module& module, const M
   };
   for (Value* input : source.inputs()) env[input->unique()] = graph->addInput()->copyMetadata(input);
   ObserverConverter converter(module, *graph, prepared);
-
-  // What convert_observers would destroy: the calls it converts and, once
-  // they are gone, the observers' reads and their groups' (see
-  // destroy_observer_call). Uses come after definitions, so walking back
-  // decides every use of a read before the read. Nodes left out are calls
-  // and reads, one output each, marked by its number.
-  std::vector<char> left_out(value_count, 0);
-  const auto is_left_out = [&](const Node* node) {
-    return node->outputs().size() == 1 && node->output()->unique() < value_count && left_out[node->output()->unique()];
-  };
-  const auto all_uses_left_out = [&](const Node* node) {
-    const auto& uses = node->output()->uses();
-    return !uses.empty() &&
-           std::all_of(uses.begin(), uses.end(), [&](const torch::jit::Use& use) { return is_left_out(use.user); });
-  };
-  struct Call {
-    const Node* node;
-    Module observer;
-    std::string name;
-  };
-  std::vector<Call> calls;  // last first
-  for (auto it = source.nodes().rbegin(); it != source.nodes().rend(); ++it) {
-    const Node* node = *it;
-    if (auto called = converter.called_observer(node)) {
-      calls.push_back({node, std::move(*called), *observer_call_name(node)});
-      left_out[node->output()->unique()] = 1;
-    } else if (node->kind() == c10::prim::GetAttr && all_uses_left_out(node)) {
-      const auto& first_use = node->output()->uses()[0];
-      const bool observer_read = first_use.user->kind() == c10::prim::CallMethod && first_use.offset == 0;
-      if (observer_read || reads_attribute_group(node, kObserverGroupsAttribute)) left_out[node->output()->unique()] = 1;
-    }
-  }
-  converter.expect_calls(calls.size());
+  LeftOut left_out(source, converter, value_count);
+  converter.expect_calls(left_out.call_count());
 
   std::vector<ConvertedObserver> converted;
-  converted.reserve(calls.size());
+  converted.reserve(left_out.call_count());
   for (Node* node : source.nodes()) {
-    if (is_left_out(node)) {
-      if (calls.empty() || calls.back().node != node) continue;  // an observer's read
-      // Appended, as the call's copy would be.
-      converted.push_back(converter.convert(lookup(node->input(1)), calls.back().observer, calls.back().name));
-      env[node->output()->unique()] = ObserverConverter::replacement(converted.back());
-      calls.pop_back();
+    if (left_out.contains(node)) {
+      if (const auto* call = left_out.next_call(node)) {
+        // Appended, as the call's copy would be.
+        converted.push_back(converter.convert(lookup(node->input(1)), call->observer, call->name));
+        env[node->output()->unique()] = ObserverConverter::replacement(converted.back());
+        left_out.pop_call();
+      }
       continue;
     }
     Node* copy = graph->insertNode(graph->createClone(node, lookup));

@@ -32,7 +32,6 @@ bool may_be_parameter_or_buffer(const c10::TypePtr& type) {
   return optional && optional->getElementType()->kind() == c10::TypeKind::TensorType;
 }
 
-
 class Cloner {
  public:
   Cloner(const torch::jit::Module& top, const std::unordered_set<std::string>& ignored_methods,

@@ -113,13 +113,17 @@ class ObserverConverter {
     }
   }
 
-  // The observer `node` calls, where it is a call of a known observer.
-  c10::optional<Module> called_observer(const Node* node) const {
-    const auto name = observer_call_name(node);
+  // The observer `node` calls and its name, where it is a call of a known observer.
+  struct Called {
+    Module observer;
+    std::string name;
+  };
+  c10::optional<Called> called_observer(const Node* node) const {
+    auto name = observer_call_name(node);
     if (!name) return c10::nullopt;
     const auto it = objects_.find(*name);
     if (it == objects_.end()) return c10::nullopt;
-    return Module(it->second);
+    return Called{Module(it->second), std::move(*name)};
   }
 
   // Once, before converting `calls` calls: per-channel scales and zero
@@ -131,7 +135,7 @@ class ObserverConverter {
 
   // The in-place pass: every call in the graph's top-level block.
   std::vector<ConvertedObserver> run() {
-    std::vector<std::pair<Node*, Module>> calls;
+    std::vector<std::pair<Node*, Called>> calls;
     for (Node* node : graph_.nodes()) {
       if (auto called = called_observer(node)) calls.emplace_back(node, std::move(*called));
     }
@@ -140,7 +144,7 @@ class ObserverConverter {
     converted.reserve(calls.size());
     for (const auto& [call, called] : calls) {
       torch::jit::WithInsertPoint guard(call);
-      converted.push_back(convert(call->input(1), called, *observer_call_name(call)));
+      converted.push_back(convert(call->input(1), called.observer, called.name));
       call->output()->replaceAllUsesWith(replacement(converted.back()));
       destroy_observer_call(call);
     }
@@ -360,7 +364,7 @@ class LeftOut {
     for (auto it = source.nodes().rbegin(); it != source.nodes().rend(); ++it) {
       const Node* node = *it;
       if (auto called = converter.called_observer(node)) {
-        calls_.push_back({node, std::move(*called), *observer_call_name(node)});
+        calls_.push_back({node, std::move(called->observer), std::move(called->name)});
         marks_[node->output()->unique()] = 1;
       } else if (node->kind() == c10::prim::GetAttr && all_uses_left_out(node)) {
         const auto& first_use = node->output()->uses()[0];

@@ -48,7 +48,9 @@ def calibrated_states(blocks):
     with torch.no_grad(), torch.jit.optimized_execution(False):
         prepared(torch.randn(2, 8))
     states = []
-    for _, module in prepared.named_children():
+    # Every module, not only children: past passes/attribute_groups.h's flat limit the
+    # observers sit in group submodules.
+    for _, module in prepared.named_modules():
         if hasattr(module, "histogram") and torch.ops.torch_pt2e.is_observer(module._c):
             states.append((module.histogram, module.min_val, module.max_val, module.eps, module.bins,
                            module.quant_min, module.quant_max, module.dtype, module.qscheme,
@@ -61,6 +63,8 @@ def child(library, states_path, passes):
     torch.ops.load_library(library)
     torch.set_num_threads(1)
     states = torch.load(states_path)
+    if not states:
+        raise SystemExit(f"{states_path} holds no histogram observer states")
     op = torch.ops.torch_pt2e.histogram_qparams
     digest = hashlib.sha256()
     for state in states:

@@ -146,7 +146,7 @@ std::string methods_source(ObserverKind kind) {
 // ---- attributes ---------------------------------------------------------------
 
 struct Attribute {
-  std::string name;
+  const char* name;  // a literal
   c10::TypePtr type;
   c10::IValue value;
   bool is_buffer;
@@ -198,19 +198,21 @@ bool is_moving_average_kind(ObserverKind kind) {
 // Attributes in registration order; buffers in upstream's order, so
 // state_dict() lists them as upstream's observers do.
 std::vector<Attribute> attributes_for(const ObserverConfig& c, bool training) {
-  const auto Bool = c10::BoolType::get();
-  const auto Int = c10::IntType::get();
-  const auto Float = c10::FloatType::get();
-  const auto Str = c10::StringType::get();
-  const auto OptInt = c10::OptionalType::create(c10::IntType::get());
-  const auto Tensor = c10::TensorType::get();
-  std::vector<Attribute> a = {
-      {"training", Bool, training, false},
-      {kKindAttribute, Str, std::string(kind_name(c.kind)), false},
-      {"dtype", Int, static_cast<int64_t>(c.dtype), false},
-      {"qscheme", Int, static_cast<int64_t>(c.qscheme), false},
-      {"is_dynamic", Bool, c.is_dynamic, false},
-  };
+  // (made once: the flow asks for tens of thousands of observers' attributes)
+  static const c10::TypePtr Bool = c10::BoolType::get();
+  static const c10::TypePtr Int = c10::IntType::get();
+  static const c10::TypePtr Float = c10::FloatType::get();
+  static const c10::TypePtr Str = c10::StringType::get();
+  static const c10::TypePtr OptInt = c10::OptionalType::create(c10::IntType::get());
+  static const c10::TypePtr Tensor = c10::TensorType::get();
+  constexpr size_t kMostAttributes = 18;
+  std::vector<Attribute> a;
+  a.reserve(kMostAttributes);
+  a.push_back({"training", Bool, training, false});
+  a.push_back({kKindAttribute, Str, std::string(kind_name(c.kind)), false});
+  a.push_back({"dtype", Int, static_cast<int64_t>(c.dtype), false});
+  a.push_back({"qscheme", Int, static_cast<int64_t>(c.qscheme), false});
+  a.push_back({"is_dynamic", Bool, c.is_dynamic, false});
   if (is_uniform(c.kind)) {
     const auto range = quant_range(c);
     a.push_back({"reduce_range", Bool, c.reduce_range, false});

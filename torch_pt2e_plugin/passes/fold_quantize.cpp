@@ -144,7 +144,7 @@ int64_t fold_quantize(Module& module) {
   auto graph = module.get_method("forward").graph();
   std::vector<Node*> quantizes;
   for (Node* node : graph->nodes()) {
-    if (is_quantize(node) && schema_name(node) != "quantized_decomposed::quantize_per_tensor.tensor2") {
+    if (is_quantize(node) && !(node->kind() == qdq_kinds().quantize_per_tensor && has_overload(node, "tensor2"))) {
       quantizes.push_back(node);
     }
   }

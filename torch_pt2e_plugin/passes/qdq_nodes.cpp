@@ -24,16 +24,22 @@ bool is_dequantize(const torch::jit::Node* node) {
   return node->kind() == k.dequantize_per_tensor || node->kind() == k.dequantize_per_channel;
 }
 
+// (Kinds are compared first and overload names without building the
+// qualified name: these run on every node of 100k-node graphs.)
+bool has_overload(const torch::jit::Node* node, const char* overload) {
+  const auto* schema = node->maybeSchema();
+  return schema != nullptr && schema->overload_name() == overload;
+}
+
 bool is_duplicable_dequantize(const torch::jit::Node* node) {
-  if (!is_dequantize(node)) return false;
-  const std::string name = schema_name(node);
-  return name == "quantized_decomposed::dequantize_per_tensor" ||
-         name == "quantized_decomposed::dequantize_per_tensor.tensor" ||
-         name == "quantized_decomposed::dequantize_per_channel";
+  const auto& k = qdq_kinds();
+  if (node->kind() == k.dequantize_per_channel) return has_overload(node, "");
+  return node->kind() == k.dequantize_per_tensor && (has_overload(node, "") || has_overload(node, "tensor"));
 }
 
 bool is_choose_qparams(const torch::jit::Node* node) {
-  return schema_name(node) == "quantized_decomposed::choose_qparams.tensor";
+  static const c10::Symbol choose_qparams = c10::Symbol::fromQualString("quantized_decomposed::choose_qparams");
+  return node->kind() == choose_qparams && has_overload(node, "tensor");
 }
 
 bool is_shape_query(const torch::jit::Node* node) {

@@ -153,4 +153,48 @@ TEST(RemoveUnusedAttributes, ReadsInsideBranchesKeepTheirAttributes) {
   EXPECT_TRUE(at::equal(module.forward({x, true}).toTensor(), x));
 }
 
+// A module with nn.Module's `training` flag, as scripted modules have.
+torch::jit::Module plain_module(const std::string& name) {
+  torch::jit::Module module(name);
+  module.register_attribute("training", c10::BoolType::get(), false);
+  return module;
+}
+
+TEST(RemoveUnusedAttributes, SubmodulesLeftWithOnlyTheirFlagsLeaveEveryParent) {
+  // Norm's type is shared by a child of Block and a child of Down; Down is
+  // met after Norm in a walk of the tree, so a parents-before-children order
+  // of first meetings would look at Down while its norm still held `stat`.
+  torch::jit::Module norm_a = plain_module("Norm");
+  norm_a.register_buffer("stat", at::ones({2}));
+  torch::jit::Module norm_b(norm_a._ivalue()->compilation_unit(), norm_a.type());
+  norm_b.register_attribute("training", c10::BoolType::get(), false);
+  norm_b.register_buffer("stat", at::ones({2}));
+  torch::jit::Module block = plain_module("Block");
+  block.register_module("norm", norm_a);
+  torch::jit::Module down = plain_module("Down");
+  down.register_module("norm", norm_b);
+  torch::jit::Module keep = plain_module("Keep");
+  keep.register_attribute("flag", c10::IntType::get(), int64_t(3));  // not nn.Module's: stays
+  torch::jit::Module used = plain_module("Used");
+  used.register_buffer("weight", at::full({2}, 2.0));
+  torch::jit::Module module = plain_module("Top");
+  module.register_module("a", block);
+  module.register_module("down", down);
+  module.register_module("keep", keep);
+  module.register_module("used", used);
+  module.define(R"(
+    def forward(self, x):
+        return x * self.used.weight
+  )");
+  // Norm's stat; norm of Block and of Down; a and down of the top module.
+  EXPECT_EQ(torch_pt2e::passes::remove_unused_attributes(module), 5);
+  EXPECT_FALSE(module.hasattr("a"));
+  EXPECT_FALSE(module.hasattr("down"));
+  EXPECT_TRUE(module.hasattr("keep"));
+  EXPECT_EQ(torch::jit::Module(module.attr("keep").toObject()).attr("flag").toInt(), 3);
+  EXPECT_TRUE(torch::jit::Module(module.attr("used").toObject()).hasattr("weight"));
+  const at::Tensor x = at::full({2}, 3.0);
+  EXPECT_TRUE(at::equal(module.forward({x}).toTensor(), at::full({2}, 6.0)));
+}
+
 }  // namespace

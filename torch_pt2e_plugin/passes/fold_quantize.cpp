@@ -178,6 +178,32 @@ int64_t fold_quantize(Module& module) {
   return folded;
 }
 
+namespace {
+
+// An object that holds nothing: a class without attributes, or a module
+// class without methods whose only attributes are nn.Module's bookkeeping
+// that scripting records (`training`, `_is_full_backward_hook`). That is
+// what a submodule becomes once forward is inlined and its weights are
+// folded away; the converted 100k-node stack kept 28k of them, each costing
+// torch's Python wrapper a ConcreteModuleType.
+bool is_empty_class(const c10::TypePtr& type) {
+  const auto cls = type->cast<c10::ClassType>();
+  if (!cls) return false;
+  if (cls->numAttributes() == 0) return true;
+  if (!cls->is_module() || !cls->methods().empty()) return false;
+  for (size_t slot = 0; slot < cls->numAttributes(); ++slot) {
+    const std::string& name = cls->getAttributeName(slot);
+    const auto& attribute_type = *cls->getAttribute(slot);
+    const bool bookkeeping = (name == "training" && attribute_type == *c10::BoolType::get()) ||
+                             (name == "_is_full_backward_hook" &&
+                              attribute_type.isSubtypeOf(*c10::OptionalType::create(c10::BoolType::get())));
+    if (!bookkeeping) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 int64_t remove_unused_attributes(Module& module) {
   auto graph = module.get_method("forward").graph();
   eliminate_dead_code(graph);
@@ -202,29 +228,42 @@ int64_t remove_unused_attributes(Module& module) {
     if (value.isObject()) objects.emplace(node->output(), value.toObject().get());
   }
   std::sort(used.begin(), used.end());
-  // Instances by type, in the order named_modules() meets them: an
-  // attribute leaves a type only when no instance of that type is read
-  // (types are shared between instances).
+  // Instances by type: an attribute leaves a type only when no instance of
+  // that type is read (types are shared between instances).
   std::unordered_map<const c10::ClassType*, std::vector<Module>> instances;
-  std::vector<Module> order;
   std::vector<Module> stack{module};
   while (!stack.empty()) {
     const Module current = stack.back();
     stack.pop_back();
-    auto& list = instances[current.type().get()];
-    if (list.empty()) order.push_back(current);
-    list.push_back(current);
+    instances[current.type().get()].push_back(current);
     const auto& type = *current.type();
-    // (reversed onto the stack, so children are met in slot order, depth first)
-    for (size_t slot = type.numAttributes(); slot-- > 0;) {
+    for (size_t slot = 0; slot < type.numAttributes(); ++slot) {
       const c10::IValue& value = current._ivalue()->getSlot(slot);
       if (type.getAttribute(slot)->is_module() && value.isObject()) stack.emplace_back(value.toObject());
     }
   }
+  // Types children first (post-order over the types' module attributes): a
+  // type whose instances are emptied here is empty before any type that
+  // holds it is visited, also where two parent types share a child type.
+  std::vector<const c10::ClassType*> order;
+  std::unordered_set<const c10::ClassType*> visited;
+  std::vector<std::pair<const c10::ClassType*, size_t>> path{{module.type().get(), 0}};
+  visited.insert(module.type().get());
+  while (!path.empty()) {
+    auto& [type, next_slot] = path.back();
+    if (next_slot == type->numAttributes()) {
+      order.push_back(type);
+      path.pop_back();
+      continue;
+    }
+    const auto child = type->getAttribute(next_slot++)->cast<c10::ClassType>();
+    if (child && instances.count(child.get()) && visited.insert(child.get()).second) {
+      path.emplace_back(child.get(), 0);
+    }
+  }
   int64_t removed = 0;
-  // Children before parents, so a submodule emptied here can leave its parent too.
-  for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    const Module& representative = *it;
+  for (const c10::ClassType* visited_type : order) {
+    const Module& representative = instances.at(visited_type).front();
     const auto type = representative.type();
     // Methods other than the top module's forward may read attributes.
     if (!type->methods().empty() && type != module.type()) continue;
@@ -233,8 +272,7 @@ int64_t remove_unused_attributes(Module& module) {
       const auto& attribute_type = type->getAttribute(slot);
       const bool tensor_like = attribute_type->isSubtypeOf(*c10::TensorType::get()) ||
                                attribute_type->isSubtypeOf(*c10::OptionalType::ofTensor());
-      const bool empty_module = attribute_type->cast<c10::ClassType>() &&
-                                attribute_type->cast<c10::ClassType>()->numAttributes() == 0;
+      const bool empty_module = is_empty_class(attribute_type);
       if (!tensor_like && !empty_module) continue;
       const auto& all = instances.at(type.get());
       const bool read = std::any_of(all.begin(), all.end(), [&](const Module& instance) {

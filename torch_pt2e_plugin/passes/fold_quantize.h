@@ -29,7 +29,9 @@ int64_t fold_quantize(torch::jit::Module& module);
 
 // Deletes tensor attributes the forward graph no longer reads (the fp32
 // weights replaced by folded ones, batch-norm statistics folded into convs)
-// from the module and its submodules, and submodules left empty and unused.
+// from the module and its submodules, and submodules left empty (no method,
+// no attribute but nn.Module's `training` and `_is_full_backward_hook`) and
+// unused.
 // Returns the number of attributes removed.
 int64_t remove_unused_attributes(torch::jit::Module& module);
 

@@ -25,6 +25,7 @@ read: the reason for passes/attribute_groups.h). Run with Debian's torch 1.13:
 import argparse
 import datetime
 import gc
+import io
 import os
 import platform
 import resource
@@ -202,29 +203,38 @@ def main():
         print("(user ratio: the same totals in user CPU only; system time here is mostly the first")
         print(" write to freshly mapped memory, e.g. the folded conv weights, which costs this virtual")
         print(" machine about 4 ms per MB and varies from run to run; see BENCHMARKS.md)")
-        print("(1st: the first prepare and convert of the scripted model in this process, after a")
-        print(" warm-up on another model: LibTorch has not yet optimized the graphs of its submodules'")
-        print(" methods, which inlining uses and LibTorch keeps for later calls and runs; its ratios")
-        print(" are to quantize_jit's median)")
+        print("(1st: each flow's first prepare and convert of a model never run, a fresh copy of the")
+        print(" scripted model loaded from memory for each, after a warm-up of both flows on other")
+        print(" models: LibTorch has not yet optimized the graphs of its submodules' methods, which")
+        print(" inlining uses and LibTorch keeps for later calls and runs. 1st ratio / user: PT2E's")
+        print(" first over quantize_jit's first)")
         print(f"{'model':<14}{'nodes':>7} | {'PT2E prep':>9} {'conv':>7} | {'jit prep':>9} {'conv':>7} | "
               f"{'prep ratio':>10} {'conv ratio':>10} {'total ratio':>11} {'user ratio':>10} | "
-              f"{'1st total':>9} {'ratio':>6} {'user':>6}")
-        # Once-per-process costs (operator lookups, first allocations) on a model of other classes.
+              f"{'1st PT2E':>8} {'jit':>6} {'ratio':>6} {'user':>6}")
+        # Once-per-process costs (operator lookups, first allocations) on models of other classes.
         time_pt2e(torch.jit.script(ResidualStack(10, 8).eval()), (torch.randn(2, 8),), 1)
+        time_quantize_jit(torch.jit.script(torchvision.models.resnet18().eval()), (torch.randn(1, 3, 64, 64),), 1)
         for name in args.models.split(","):
             shape = (1, 3, 224, 224)
             model = with_batch_norm_statistics(getattr(torchvision.models, name)(), (2, 3, 224, 224))
             scripted = torch.jit.script(model)
+            saved = io.BytesIO()
+            torch.jit.save(scripted, saved)
             example = (torch.randn(shape),)
-            first = time_pt2e(scripted, example, 1)
+            # A copy loaded from memory has functions of its own, none optimized yet.
+            saved.seek(0)
+            first = time_pt2e(torch.jit.load(saved), example, 1)
+            saved.seek(0)
+            theirs_first = time_quantize_jit(torch.jit.load(saved), example, 1)
             ours = time_pt2e(scripted, example, args.repeat)
             theirs = time_quantize_jit(scripted, example, args.repeat)
             theirs_total = theirs[0] + theirs[1]
+            first_total, theirs_first_total = first[0] + first[1], theirs_first[0] + theirs_first[1]
             print(f"{name:<14}{graph_nodes(scripted):>7} | {ours[0]:>9.3f} {ours[1]:>7.3f} | "
                   f"{theirs[0]:>9.3f} {theirs[1]:>7.3f} | {ours[0] / theirs[0]:>10.3f} "
                   f"{ours[1] / theirs[1]:>10.3f} {(ours[0] + ours[1]) / theirs_total:>11.3f} "
-                  f"{ours[2] / theirs[2]:>10.3f} | {first[0] + first[1]:>9.3f} "
-                  f"{(first[0] + first[1]) / theirs_total:>6.3f} {first[2] / theirs[2]:>6.3f}")
+                  f"{ours[2] / theirs[2]:>10.3f} | {first_total:>8.3f} {theirs_first_total:>6.3f} "
+                  f"{first_total / theirs_first_total:>6.3f} {first[2] / theirs_first[2]:>6.3f}")
         print()
 
     if args.synthetic_nodes:

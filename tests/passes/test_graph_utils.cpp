@@ -2,6 +2,10 @@
 // attributes, which the passes use to add thousands of attributes to one module.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <limits>
+#include <vector>
+
 #include <ATen/ATen.h>
 #include <torch/csrc/jit/ir/irparser.h>
 #include <torch/csrc/jit/ir/constants.h>
@@ -210,6 +214,47 @@ TEST(PoolConstants, LeavesTensorConstantsToTorchsAliasAnalysis) {
     }
   }
   EXPECT_EQ(tensor_constants, 2);
+}
+
+TEST(PoolConstants, MergesScalarsExactlyWhereTorchDoes) {
+  // The cases where a scalar's value alone does not decide: 0.0 and -0.0
+  // (equal under ==, so torch merges them), NaN (equal to nothing), 1 and
+  // True (the same stored integer, other types), None typed NoneType and
+  // None typed Optional[int].
+  auto build = [] {
+    auto graph = std::make_shared<torch::jit::Graph>();
+    std::vector<torch::jit::Value*> values;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (const c10::IValue& v : {c10::IValue(0.0), c10::IValue(-0.0), c10::IValue(nan), c10::IValue(nan),
+                                 c10::IValue(int64_t{1}), c10::IValue(true), c10::IValue(int64_t{1}),
+                                 c10::IValue(true), c10::IValue(-0.0), c10::IValue(0.5), c10::IValue(0.5)}) {
+      values.push_back(graph->insertConstant(v));
+    }
+    values.push_back(graph->insertConstant(c10::IValue()));
+    torch::jit::Value* optional_none = graph->insertConstant(c10::IValue());
+    optional_none->setType(c10::OptionalType::create(c10::IntType::get()));
+    values.push_back(optional_none);
+    values.push_back(graph->insertConstant(c10::IValue()));
+    graph->registerOutput(graph->insertNode(graph->createTuple(values))->output());
+    return graph;
+  };
+  // Which tuple elements share a constant: for each, the first element with its value.
+  auto sharing = [](const std::shared_ptr<torch::jit::Graph>& graph) {
+    const auto elements = graph->outputs()[0]->node()->inputs();
+    std::vector<size_t> first;
+    for (size_t i = 0; i < elements.size(); ++i) {
+      first.push_back(std::find(elements.begin(), elements.end(), elements[i]) - elements.begin());
+    }
+    return first;
+  };
+  auto ours = build();
+  auto torchs = build();
+  p::pool_constants(ours);
+  torch::jit::ConstantPooling(torchs);
+  EXPECT_EQ(sharing(ours), sharing(torchs));
+  // 0.0 (with both -0.0), two NaNs, 1, True, 0.5, None, Optional None.
+  EXPECT_EQ(sharing(ours), (std::vector<size_t>{0, 0, 2, 3, 4, 5, 4, 5, 0, 9, 9, 11, 12, 11}));
+  ours->lint();
 }
 
 }  // namespace

@@ -1,9 +1,6 @@
 #include "torch_pt2e_plugin/passes/graph_utils.h"
 
 #include <algorithm>
-#include <cmath>
-#include <cstring>
-#include <utility>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -164,54 +161,9 @@ bool is_immutable_constant_type(const c10::TypePtr& type) {
   }
 }
 
-// A constant of exactly int, float, bool or None type (types without
-// parameters, so equal kinds are equal types) as a key that is equal exactly
-// where torch::jit::EqualNode finds two such constants equal: same kind, the
-// same value compared with == (so 0.0 and -0.0 merge); nullopt for anything
-// else, a NaN (equal to nothing) or a node with more attributes than its value.
-// The hashed set of HashNode / EqualNode costs a few microseconds per constant
-// (vectors of its outputs' and inputs' kinds, attribute lists compared), most
-// of pooling a converted 100k-node graph's 40k constants.
-c10::optional<std::pair<int, int64_t>> scalar_constant_key(const Node* node) {
-  if (node->outputs().size() != 1 || !node->inputs().empty()) return c10::nullopt;
-  const c10::TypeKind kind = node->output()->type()->kind();
-  if (kind == c10::TypeKind::NoneType) {
-    if (node->numAttributes() != 0) return c10::nullopt;
-    return std::make_pair(0, int64_t(0));
-  }
-  if (node->numAttributes() != 1 || !node->hasAttribute(c10::attr::value)) return c10::nullopt;
-  const torch::jit::AttributeKind stored = node->kindOf(c10::attr::value);
-  if ((kind == c10::TypeKind::IntType || kind == c10::TypeKind::BoolType) && stored == torch::jit::AttributeKind::i) {
-    return std::make_pair(kind == c10::TypeKind::IntType ? 1 : 2, node->i(c10::attr::value));
-  }
-  if (kind == c10::TypeKind::FloatType && stored == torch::jit::AttributeKind::f) {
-    const double value = node->f(c10::attr::value);
-    if (std::isnan(value)) return c10::nullopt;
-    int64_t bits = 0;
-    if (value != 0.0) std::memcpy(&bits, &value, sizeof(bits));
-    return std::make_pair(3, bits);
-  }
-  return c10::nullopt;
-}
-
-struct ScalarKeyHash {
-  size_t operator()(const std::pair<int, int64_t>& key) const {
-    return std::hash<int64_t>()(key.second) * 31 + static_cast<size_t>(key.first);
-  }
-};
-
-struct KeptConstants {
-  std::unordered_map<std::pair<int, int64_t>, Node*, ScalarKeyHash> scalars;
-  std::unordered_set<Node*, torch::jit::HashNode, torch::jit::EqualNode> others;
-
-  // The kept constant equal to `node`, or `node` itself when it is the first.
-  Node* keep(Node* node) {
-    if (const auto key = scalar_constant_key(node)) return scalars.emplace(*key, node).first->second;
-    return *others.insert(node).first;
-  }
-};
-
-void pool_block_constants(torch::jit::Block* block, KeptConstants& kept, torch::jit::Block* top) {
+void pool_block_constants(torch::jit::Block* block,
+                          std::unordered_set<Node*, torch::jit::HashNode, torch::jit::EqualNode>& kept,
+                          torch::jit::Block* top) {
   for (auto it = block->nodes().begin(); it != block->nodes().end();) {
     Node* node = *it;
     ++it;  // (node may move or die below)
@@ -220,9 +172,9 @@ void pool_block_constants(torch::jit::Block* block, KeptConstants& kept, torch::
       continue;
     }
     if (node->kind() != c10::prim::Constant) continue;
-    Node* first = kept.keep(node);
-    if (first != node) {
-      node->replaceAllUsesWith(first);
+    const auto inserted = kept.insert(node);
+    if (!inserted.second) {
+      node->replaceAllUsesWith(*inserted.first);
       node->destroy();
       continue;
     }
@@ -248,7 +200,7 @@ void pool_constants(const std::shared_ptr<torch::jit::Graph>& graph) {
     torch::jit::ConstantPooling(graph);
     return;
   }
-  KeptConstants kept;
+  std::unordered_set<Node*, torch::jit::HashNode, torch::jit::EqualNode> kept;
   pool_block_constants(graph->block(), kept, graph->block());
 }
 

@@ -27,7 +27,6 @@ bool is_duplicable_dequantize(const torch::jit::Node* node);
 // Whether the node's operator is known and has this overload name ("": the
 // overload without a name).
 bool has_overload(const torch::jit::Node* node, const char* overload);
-
 // quantized_decomposed::choose_qparams.tensor (not the symmetric variant).
 bool is_choose_qparams(const torch::jit::Node* node);
 // Nodes that only read a tensor's shape (upstream ignores sym_size users).

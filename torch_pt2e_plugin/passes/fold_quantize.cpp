@@ -194,9 +194,9 @@ bool is_empty_class(const c10::TypePtr& type) {
   for (size_t slot = 0; slot < cls->numAttributes(); ++slot) {
     const std::string& name = cls->getAttributeName(slot);
     const auto& attribute_type = *cls->getAttribute(slot);
+    static const c10::TypePtr optional_bool = c10::OptionalType::create(c10::BoolType::get());
     const bool bookkeeping = (name == "training" && attribute_type == *c10::BoolType::get()) ||
-                             (name == "_is_full_backward_hook" &&
-                              attribute_type.isSubtypeOf(*c10::OptionalType::create(c10::BoolType::get())));
+                             (name == "_is_full_backward_hook" && attribute_type.isSubtypeOf(*optional_bool));
     if (!bookkeeping) return false;
   }
   return true;
@@ -263,8 +263,8 @@ int64_t remove_unused_attributes(Module& module) {
   }
   int64_t removed = 0;
   for (const c10::ClassType* visited_type : order) {
-    const Module& representative = instances.at(visited_type).front();
-    const auto type = representative.type();
+    const auto& all = instances.at(visited_type);
+    const auto type = all.front().type();
     // Methods other than the top module's forward may read attributes.
     if (!type->methods().empty() && type != module.type()) continue;
     // Last slot first, so that removing one leaves the slots still to visit where they are.
@@ -274,7 +274,6 @@ int64_t remove_unused_attributes(Module& module) {
                                attribute_type->isSubtypeOf(*c10::OptionalType::ofTensor());
       const bool empty_module = is_empty_class(attribute_type);
       if (!tensor_like && !empty_module) continue;
-      const auto& all = instances.at(type.get());
       const bool read = std::any_of(all.begin(), all.end(), [&](const Module& instance) {
         return std::binary_search(used.begin(), used.end(), Read(instance._ivalue().get(), slot));
       });

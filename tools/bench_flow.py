@@ -52,10 +52,15 @@ def user_cpu():
 
 def median_time(fn, repeat):
     """Median seconds of `repeat` calls by CLOCK, median user-CPU seconds of
-    them, and the last call's result."""
+    them, and the last call's result. The previous call's result is freed
+    before the clock starts: freeing is not the call's work (a converted
+    97k-node graph takes seconds to free, in glibc's free), and each flow's
+    results are freed when dropped (PT2E's clones own their compilation
+    unit; quantize_jit's clones stay in the model's until it goes)."""
     times, user_times = [], []
     result = None
     for _ in range(repeat):
+        result = None
         start, user_start = CLOCK(), user_cpu()
         result = fn()
         times.append(CLOCK() - start)

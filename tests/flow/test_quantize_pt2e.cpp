@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include <torch/script.h>
@@ -51,6 +52,41 @@ TEST(QuantizePT2E, PrepareCalibrateSaveLoadConvertRoundTrip) {
   EXPECT_TRUE(at::equal(reloaded.forward({x}).toTensor(), got));
   std::remove(prepared_path.c_str());
   std::remove(quantized_path.c_str());
+}
+
+// prepare_pt2e's and convert_pt2e's results own their classes and graphs
+// (jit::clone_module's unit): dropping a result frees them while the input
+// model lives on, so repeating the flow on one model does not accumulate
+// results. The model's own unit is left alone; a result keeps its input's
+// unit alive.
+TEST(QuantizePT2E, ResultsAreFreedWhenDroppedWhileTheModelLives) {
+  at::manual_seed(3);
+  torch::jit::Module model = t::conv_relu_module();
+  const auto model_unit = model._ivalue()->compilation_unit();
+  const size_t model_functions = model_unit->get_functions().size();
+  t::ConvQuantizer quantizer;
+  const at::Tensor x = at::randn({2, 3, 8, 8});
+  std::weak_ptr<torch::jit::CompilationUnit> prepared_unit, converted_unit;
+  {
+    torch::jit::Module prepared = torch_pt2e::prepare_pt2e(model, quantizer);
+    prepared.forward({x});
+    torch::jit::Module converted = torch_pt2e::convert_pt2e(prepared);
+    prepared_unit = prepared._ivalue()->compilation_unit();
+    converted_unit = converted._ivalue()->compilation_unit();
+    EXPECT_NE(prepared_unit.lock(), model_unit);
+    EXPECT_NE(converted_unit.lock(), model_unit);
+    EXPECT_NE(converted_unit.lock(), prepared_unit.lock());
+    {
+      torch::jit::Module only_converted = converted;
+      prepared = torch::jit::Module();
+      converted = torch::jit::Module();
+      EXPECT_FALSE(prepared_unit.expired()) << "the converted module keeps its input's unit";
+      EXPECT_EQ(only_converted.forward({x}).toTensor().sizes(), model.forward({x}).toTensor().sizes());
+    }
+  }
+  EXPECT_TRUE(converted_unit.expired());
+  EXPECT_TRUE(prepared_unit.expired());
+  EXPECT_EQ(model_unit->get_functions().size(), model_functions) << "nothing was added to the model's unit";
 }
 
 // convert_pt2e clones the prepared module without its observers and reads

@@ -2,6 +2,7 @@
 // index of a class's names, and clone_module against Module::clone.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -158,6 +159,38 @@ TEST(CloneModule, MatchesModuleCloneAndLeavesTheOriginalAlone) {
   append_attribute(ours.attr("a").toModule(), "also_new", c10::IntType::get(), int64_t(1));
   EXPECT_EQ(original.type()->numAttributes(), attributes_before);
   EXPECT_FALSE(original.attr("a").toModule().hasattr("also_new"));
+}
+
+TEST(CloneModule, OwnsItsCompilationUnitAndKeepsTheOriginalsUnitsAlive) {
+  // tree() gives each of its classes a unit of its own (Module(name) does).
+  c10::optional<Module> original = tree();
+  std::vector<std::weak_ptr<torch::jit::CompilationUnit>> original_units;
+  for (const auto& module : original->modules()) original_units.push_back(module._ivalue()->compilation_unit());
+  ASSERT_EQ(original_units.size(), 5u);
+  const at::Tensor x = at::randn({2, 4});
+  const at::Tensor expected = original->forward({x}).toTensor();
+
+  c10::optional<Module> clone = clone_module(*original);
+  std::weak_ptr<torch::jit::CompilationUnit> clone_unit = clone->_ivalue()->compilation_unit();
+  for (const auto& module : clone->modules()) {
+    EXPECT_EQ(module._ivalue()->compilation_unit(), clone_unit.lock()) << "one unit for all the clone's classes";
+  }
+  for (const auto& unit : original_units) EXPECT_NE(unit.lock(), clone_unit.lock());
+
+  // Without the clone, its unit (classes, methods, graphs) goes; the original's stay.
+  {
+    Module second = clone_module(*original);
+    std::weak_ptr<torch::jit::CompilationUnit> second_unit = second._ivalue()->compilation_unit();
+    second = Module();
+    EXPECT_TRUE(second_unit.expired()) << "a dropped clone must not stay in any unit";
+  }
+  // Without the original, the clone keeps the original's units (what its graphs may point into).
+  original.reset();
+  for (const auto& unit : original_units) EXPECT_FALSE(unit.expired());
+  EXPECT_TRUE(clone->forward({x}).toTensor().equal(expected));
+  clone.reset();
+  EXPECT_TRUE(clone_unit.expired());
+  for (const auto& unit : original_units) EXPECT_TRUE(unit.expired());
 }
 
 TEST(CloneModule, IgnoredAttributesAndMethodsOfTheTopModuleAreLeftOut) {

@@ -1,5 +1,6 @@
 #include "torch_pt2e_plugin/jit/class_attributes.h"
 
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -32,6 +33,47 @@ bool may_be_parameter_or_buffer(const c10::TypePtr& type) {
   return optional && optional->getElementType()->kind() == c10::TypeKind::TensorType;
 }
 
+// Decision: the clone's classes and methods go into a compilation unit of
+// its own, not the original's (as Module::clone does). A unit owns its
+// classes and their methods and never drops one, so every clone made into
+// the input model's unit stayed there as long as the model did: each
+// prepare_pt2e / convert_pt2e of one model left its whole result behind
+// (about 0.9 GB per prepare and convert of a 97k-node graph), and each repeat
+// ran slower in the grown heap. In a unit of its own, the clone's classes,
+// methods and graphs go when the last module or object of them does (as with
+// torch.jit.load, whose every call makes a unit).
+//
+// The new unit keeps the units of the original's modules alive as long as it
+// lives (its deleter owns them), because what the clone keeps may point into
+// them without owning them: inlined nodes' call stacks hold raw pointers to
+// the original's functions, and a class type holds its unit only weakly and
+// its methods not at all (a TorchScript class or function of the model that a
+// cloned graph uses).
+class CloneUnit {
+ public:
+  CloneUnit()
+      : kept_(std::make_shared<std::vector<std::shared_ptr<torch::jit::CompilationUnit>>>()),
+        // (released in the call, not when the deleter goes: that waits for the
+        // unit's last weak reference, which a class type of it holds)
+        unit_(new torch::jit::CompilationUnit(), [kept = kept_](torch::jit::CompilationUnit* unit) mutable {
+          delete unit;
+          kept.reset();
+        }) {}
+
+  const std::shared_ptr<torch::jit::CompilationUnit>& unit() const { return unit_; }
+
+  // Keeps `module`'s unit alive while the clone's lives.
+  void keep_unit_of(const torch::jit::Module& module) {
+    std::shared_ptr<torch::jit::CompilationUnit> unit = module._ivalue()->compilation_unit();
+    if (unit && seen_.insert(unit.get()).second) kept_->push_back(std::move(unit));
+  }
+
+ private:
+  std::shared_ptr<std::vector<std::shared_ptr<torch::jit::CompilationUnit>>> kept_;
+  std::shared_ptr<torch::jit::CompilationUnit> unit_;
+  std::unordered_set<const torch::jit::CompilationUnit*> seen_;
+};
+
 class Cloner {
  public:
   Cloner(const torch::jit::Module& top, const std::unordered_set<std::string>& ignored_methods,
@@ -63,7 +105,7 @@ class Cloner {
   void clone_class(const torch::jit::Module& instance) {
     if (clones_.count(instance.type())) return;
     const c10::ClassType& type = *instance.type();
-    torch::jit::Module clone(*type.name(), instance._ivalue()->compilation_unit(), /*shouldMangle=*/true);
+    torch::jit::Module clone(*type.name(), unit_.unit(), /*shouldMangle=*/true);
     clones_.emplace(instance.type(), clone.type());
     c10::ClassType& cloned_type = *clone.type();
     for (size_t slot = 0; slot < type.numAttributes(); ++slot) {
@@ -117,7 +159,8 @@ class Cloner {
 
   torch::jit::Module new_object(const torch::jit::Module& original) {
     const auto cloned_type = clones_.at(original.type())->expect<c10::ClassType>();
-    torch::jit::Module clone(original._ivalue()->compilation_unit(), cloned_type);
+    unit_.keep_unit_of(original);
+    torch::jit::Module clone(unit_.unit(), cloned_type);
     if (seen_classes_.insert(cloned_type.get()).second) first_instances_.emplace_back(original, clone);
     return clone;
   }
@@ -134,6 +177,7 @@ class Cloner {
   }
 
   const torch::jit::Module& top_;
+  CloneUnit unit_;  // the clone's classes and methods
   const std::unordered_set<std::string>& ignored_methods_;
   const std::unordered_set<std::string>& ignored_attributes_;
   ClassClones clones_;  // original class -> its clone

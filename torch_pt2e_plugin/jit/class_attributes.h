@@ -60,7 +60,8 @@ class AttributeIndex {
 
 // Module::clone(/*inplace=*/true, ignored_methods, ignored_attributes) in
 // linear time: new classes (one per class of the tree, shared as the
-// original's are), new method graphs with every module type mapped to its
+// original's are) in a compilation unit of the clone's own (freed with the
+// clone; it keeps the original's unit alive meanwhile), new method graphs with every module type mapped to its
 // clone's, the same attribute values (tensors shared, not copied). Unlike
 // Module::clone, methods that read an ignored attribute may be kept (the
 // caller rewrites them; convert_pt2e drops observers its forward still

@@ -227,8 +227,8 @@ void fold_attributes(Module& module, bool fold_training) {
 // original's functions have it from any earlier run or prepare of the model;
 // the clone's new functions never would. Only then is the graph retyped to the
 // clone's classes. The inlined nodes' call stacks name the original classes
-// and functions, which live as long as their compilation unit, which the
-// clone shares.
+// and functions, which live as long as their compilation unit: the clone's
+// own unit keeps it alive (jit::clone_module).
 Module clone_with_inlined_forward(const Module& module) {
   PassTimer timer("canonicalize: clone");
   jit::ClassClones classes;

@@ -61,12 +61,12 @@ class AttributeIndex {
 // Module::clone(/*inplace=*/true, ignored_methods, ignored_attributes) in
 // linear time: new classes (one per class of the tree, shared as the
 // original's are) in a compilation unit of the clone's own (freed with the
-// clone; it keeps the original's unit alive meanwhile), new method graphs with every module type mapped to its
-// clone's, the same attribute values (tensors shared, not copied). Unlike
-// Module::clone, methods that read an ignored attribute may be kept (the
-// caller rewrites them; convert_pt2e drops observers its forward still
-// calls until it replaces those calls). Ignored attributes are the top
-// module's only.
+// clone, which keeps the original's units alive meanwhile), new method
+// graphs with every module type mapped to its clone's, the same attribute
+// values (tensors shared, not copied). Unlike Module::clone, methods that
+// read an ignored attribute may be kept (the caller rewrites them;
+// convert_pt2e drops observers its forward still calls until it replaces
+// those calls). Ignored attributes are the top module's only.
 // With `classes`, it receives each original class -> its clone.
 using ClassClones = std::unordered_map<c10::TypePtr, c10::TypePtr>;
 torch::jit::Module clone_module(const torch::jit::Module& module,

@@ -19,7 +19,10 @@ namespace passes {
 class PassTimer {
  public:
   explicit PassTimer(const char* name)
-      : name_(name), start_(std::chrono::steady_clock::now()), cpu_start_(thread_cpu_ms()), faults_start_(thread_faults()) {}
+      : name_(name),
+        start_(std::chrono::steady_clock::now()),
+        cpu_start_(thread_cpu_ms()),
+        faults_start_(thread_faults()) {}
   ~PassTimer() {
     static const bool enabled = std::getenv("TORCH_PT2E_PROFILE_PASSES") != nullptr;
     if (!enabled) return;

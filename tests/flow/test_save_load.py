@@ -90,3 +90,20 @@ def test_folding_shrinks_parameter_bytes_to_the_int8_weights():
     assert _tensor_bytes(unfolded) == weights * 4 + biases * 4
     check_nodes(unfolded, {QD.quantize_per_tensor.default: 6})
     assert torch.equal(folded(*example), unfolded(*example))
+
+
+def test_repeated_flow_adds_nothing_to_the_scripted_models_compilation_unit():
+    # A scripted model's classes live in torch's global compilation unit, which never drops a
+    # class or method. prepare_pt2e and convert_pt2e build their results in units of their own
+    # (freed with the results), so rounds on one model leave nothing behind there.
+    torch.manual_seed(0)
+    model = torch.jit.script(ConvReluNet().eval())
+    unit = torch.jit._state._python_cu
+    example = torch.randn(1, 3, 8, 8)
+    before = len(unit.get_functions())
+    for _ in range(3):
+        prepared = prepare_pt2e(model, ConvQuantizer())
+        prepared(example)
+        converted = convert_pt2e(prepared)
+        assert torch.isfinite(converted(example)).all()
+        assert len(unit.get_functions()) == before

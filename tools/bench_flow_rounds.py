@@ -58,7 +58,6 @@ def main():
     model, example = load_model(args)
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
     usage = lambda: resource.getrusage(resource.RUSAGE_SELF)  # noqa: E731
-    prepared = converted = None
     for _ in range(args.rounds):
         r0 = usage()
         prepared = converted = None

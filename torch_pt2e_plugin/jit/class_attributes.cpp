@@ -105,6 +105,7 @@ class Cloner {
   void clone_class(const torch::jit::Module& instance) {
     if (clones_.count(instance.type())) return;
     const c10::ClassType& type = *instance.type();
+    unit_.keep_unit_of(instance);  // (once per class: its methods live in that unit)
     torch::jit::Module clone(*type.name(), unit_.unit(), /*shouldMangle=*/true);
     clones_.emplace(instance.type(), clone.type());
     c10::ClassType& cloned_type = *clone.type();
@@ -159,7 +160,6 @@ class Cloner {
 
   torch::jit::Module new_object(const torch::jit::Module& original) {
     const auto cloned_type = clones_.at(original.type())->expect<c10::ClassType>();
-    unit_.keep_unit_of(original);
     torch::jit::Module clone(unit_.unit(), cloned_type);
     if (seen_classes_.insert(cloned_type.get()).second) first_instances_.emplace_back(original, clone);
     return clone;

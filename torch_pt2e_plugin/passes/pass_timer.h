@@ -18,14 +18,15 @@ namespace passes {
 
 class PassTimer {
  public:
-  explicit PassTimer(const char* name)
-      : name_(name),
-        start_(std::chrono::steady_clock::now()),
-        cpu_start_(thread_cpu_ms()),
-        faults_start_(thread_faults()) {}
+  // Measures nothing (no clock read, no getrusage call) unless enabled.
+  explicit PassTimer(const char* name) : name_(name) {
+    if (!enabled()) return;
+    start_ = std::chrono::steady_clock::now();
+    cpu_start_ = thread_cpu_ms();
+    faults_start_ = thread_faults();
+  }
   ~PassTimer() {
-    static const bool enabled = std::getenv("TORCH_PT2E_PROFILE_PASSES") != nullptr;
-    if (!enabled) return;
+    if (!enabled()) return;
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
     std::fprintf(stderr, "[torch_pt2e] %-32s %9.2f ms wall %9.2f ms cpu %8ld faults\n", name_, ms,
@@ -41,6 +42,11 @@ class PassTimer {
     return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) * 1e-6;
   }
 
+  static bool enabled() {
+    static const bool on = std::getenv("TORCH_PT2E_PROFILE_PASSES") != nullptr;
+    return on;
+  }
+
   static long thread_faults() {
     rusage usage{};
     getrusage(RUSAGE_THREAD, &usage);
@@ -49,8 +55,8 @@ class PassTimer {
 
   const char* name_;
   std::chrono::steady_clock::time_point start_;
-  double cpu_start_;
-  long faults_start_;
+  double cpu_start_ = 0.0;
+  long faults_start_ = 0;
 };
 
 }  // namespace passes

@@ -99,6 +99,80 @@ TEST(AttributeGroups, BeyondTheLimitEveryAttributeGoesIntoAGroupOfAtMostTheGroup
   EXPECT_TRUE(at::equal(loaded.forward({at::zeros({1})}).toTensor(), at::full({1}, double(count))));
 }
 
+// Adds `count` one-valued buffers through `groups` and makes forward return
+// x plus their sum.
+void add_ones(torch::jit::Graph& graph, p::AttributeGroups& groups, int64_t count) {
+  std::vector<torch::jit::Value*> reads;
+  for (int64_t i = 0; i < count; ++i) {
+    const std::string name = "b" + std::to_string(i);
+    torch::jit::Value* holder = groups.add(name, c10::TensorType::get(), at::full({1}, 1.0), c10::AttributeKind::BUFFER);
+    reads.push_back(p::insert_attribute_read(graph, holder, name, c10::TensorType::get()));
+  }
+  sum_into_output(graph, reads);
+}
+
+TEST(AttributeGroups, GroupsMadeForAttributesThatNeverCameAreRemoved) {
+  Module module = identity_module();
+  auto graph = module.get_method("forward").graph();
+  const int64_t count = p::kAttributeGroupSize + 1;
+  {
+    p::AttributeGroups groups(module, *graph, "_test_groups", /*expected=*/4 * p::kAttributeGroupSize,
+                              /*flat_limit=*/1);
+    add_ones(*graph, groups, count);
+    // Four groups while the groups live.
+    EXPECT_EQ(module.attr("_test_groups").toModule().type()->numAttributes(), 5u);
+  }
+  graph->lint();
+  Module container = module.attr("_test_groups").toModule();
+  ASSERT_EQ(container.type()->numAttributes(), 3u);  // training, g0, g1
+  EXPECT_EQ(container.type()->getAttributeName(1), "g0");
+  EXPECT_EQ(container.type()->getAttributeName(2), "g1");
+  EXPECT_EQ(container._ivalue()->slots().size(), 3u);
+  // The newest group's read first, as groups made one at a time are read.
+  FileCheck()
+      .check("prim::GetAttr[name=\"_test_groups\"](%self")
+      ->check("prim::GetAttr[name=\"g1\"]")
+      ->check("prim::GetAttr[name=\"g0\"]")
+      ->check_not("prim::GetAttr[name=\"g")
+      ->run(*graph);
+  EXPECT_TRUE(at::equal(module.forward({at::zeros({1})}).toTensor(), at::full({1}, double(count))));
+  std::stringstream saved;
+  module.save(saved);
+  EXPECT_TRUE(at::equal(torch::jit::load(saved).forward({at::zeros({1})}).toTensor(), at::full({1}, double(count))));
+}
+
+TEST(AttributeGroups, MoreAttributesThanExpectedGetGroupsOfTheirOwn) {
+  Module module = identity_module();
+  auto graph = module.get_method("forward").graph();
+  const int64_t count = 2 * p::kAttributeGroupSize + 1;
+  {
+    p::AttributeGroups groups(module, *graph, "_test_groups", /*expected=*/2, /*flat_limit=*/1);
+    add_ones(*graph, groups, count);
+  }
+  graph->lint();
+  Module container = module.attr("_test_groups").toModule();
+  ASSERT_EQ(container.type()->numAttributes(), 4u);  // training, g0, g1, g2
+  EXPECT_EQ(container.attr("g2").toModule().type()->numAttributes(), 2u);  // training, b512
+  FileCheck()
+      .check("prim::GetAttr[name=\"_test_groups\"](%self")
+      ->check("prim::GetAttr[name=\"g2\"]")
+      ->check("prim::GetAttr[name=\"g1\"]")
+      ->check("prim::GetAttr[name=\"g0\"]")
+      ->check_not("prim::GetAttr[name=\"g")
+      ->run(*graph);
+  EXPECT_TRUE(at::equal(module.forward({at::zeros({1})}).toTensor(), at::full({1}, double(count))));
+}
+
+TEST(AttributeGroups, NoAttributeLeavesTheContainerWithoutGroups) {
+  Module module = identity_module();
+  auto graph = module.get_method("forward").graph();
+  { p::AttributeGroups groups(module, *graph, "_test_groups", /*expected=*/1000, /*flat_limit=*/1); }
+  graph->lint();
+  EXPECT_EQ(module.attr("_test_groups").toModule().type()->numAttributes(), 1u);  // training
+  FileCheck().check_not("prim::GetAttr[name=\"g")->run(*graph);
+  EXPECT_TRUE(at::equal(module.forward({at::ones({1})}).toTensor(), at::ones({1})));
+}
+
 TEST(AttributeGroups, RefusesAContainerNameTheModuleHas) {
   Module module = identity_module();
   module.register_buffer("_test_groups", at::ones({1}));

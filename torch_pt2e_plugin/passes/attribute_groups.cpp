@@ -26,6 +26,8 @@ torch::jit::Module new_holder(const torch::jit::Module& owner, const char* class
   return holder;
 }
 
+std::string group_name(int64_t index) { return "g" + std::to_string(index); }
+
 bool is_group_name(const std::string& name) {
   if (name.size() < 2 || name[0] != 'g') return false;
   for (size_t i = 1; i < name.size(); ++i) {
@@ -57,29 +59,76 @@ AttributeGroups::AttributeGroups(torch::jit::Module& module, torch::jit::Graph& 
               "AttributeGroups: the module already has an attribute named '", container_name_, "'");
   container_ = new_holder(module_, kContainerClass);
   jit::append_attribute(module_, container_name_, container_->type(), container_->_ivalue());
-  torch::jit::WithInsertPoint guard(graph_.param_node()->next());
-  container_read_ =
-      graph_.insertNode(create_get_attr(graph_, graph_.inputs()[0], container_name_, container_->type()));
-  container_read_->output()->setDebugName(container_name_);
+  {
+    torch::jit::WithInsertPoint guard(graph_.param_node()->next());
+    container_read_ =
+        graph_.insertNode(create_get_attr(graph_, graph_.inputs()[0], container_name_, container_->type()));
+    container_read_->output()->setDebugName(container_name_);
+  }
+  // Every group the expected attributes need is made here (see the header:
+  // made one at a time, their reads would renumber the graph every ~40
+  // groups). The reads go in the order groups made one at a time have, the
+  // newest right after the container's read (g<n-1>, ..., g1, g0), each
+  // inserted into the middle of the gap it belongs to: halving LibTorch's
+  // gap between two nodes log2(groups) times instead of once per group.
+  const int64_t groups = (expected + kAttributeGroupSize - 1) / kAttributeGroupSize;
+  for (int64_t k = 0; k < groups; ++k) made_.push_back({make_group(k), nullptr});
+  insert_reads(0, groups, container_read_->next());
 }
 
-void AttributeGroups::add_group() {
-  last_group_ = new_holder(module_, kGroupClass);
-  const std::string name = "g" + std::to_string(groups_++);
-  jit::append_attribute(*container_, name, last_group_.type(), last_group_._ivalue());
-  // Right after the container's read: before every node that could read the group.
-  torch::jit::WithInsertPoint guard(container_read_->next());
-  Node* read = graph_.insertNode(create_get_attr(graph_, container_read_->output(), name, last_group_.type()));
+void AttributeGroups::insert_reads(int64_t first, int64_t last, Node* before) {
+  if (first >= last) return;
+  const int64_t middle = first + (last - first) / 2;
+  Node* read = create_read(middle);
+  read->insertBefore(before);
+  // Lower groups come later in the graph: between this read and `before`.
+  insert_reads(first, middle, before);
+  insert_reads(middle + 1, last, read);
+}
+
+AttributeGroups::~AttributeGroups() {
+  // The groups made ahead and not used: their reads and their attributes
+  // on the container, newest first (the container's last slots).
+  for (size_t k = made_.size(); k-- > used_;) {
+    if (made_[k].read != nullptr && !made_[k].read->hasUses()) made_[k].read->node()->destroy();
+    const std::string name = group_name(static_cast<int64_t>(k));
+    const auto slot = container_->type()->findAttributeSlot(name);
+    if (!slot) continue;
+    container_->_ivalue()->unsafeRemoveSlot(*slot);
+    container_->type()->unsafeRemoveAttribute(name);
+  }
+}
+
+torch::jit::Module AttributeGroups::make_group(int64_t index) {
+  torch::jit::Module group = new_holder(module_, kGroupClass);
+  jit::append_attribute(*container_, group_name(index), group.type(), group._ivalue());
+  return group;
+}
+
+Node* AttributeGroups::create_read(int64_t index) {
+  const std::string name = group_name(index);
+  auto& group = made_[static_cast<size_t>(index)];
+  Node* read = create_get_attr(graph_, container_read_->output(), name, group.module.type());
   read->output()->setDebugName(container_name_ + "_" + name);
-  last_group_read_ = read->output();
-  in_last_group_ = 0;
+  group.read = read->output();
+  return read;
 }
 
 AttributeGroups::Holder AttributeGroups::next() {
   if (!grouped_) return {module_, graph_.inputs()[0]};
-  if (last_group_read_ == nullptr || in_last_group_ == kAttributeGroupSize) add_group();
+  if (used_ == 0 || in_last_group_ == kAttributeGroupSize) {
+    if (used_ == made_.size()) {
+      // More attributes than expected: one more group, read right after
+      // the container's read (before every node that could read it).
+      const auto index = static_cast<int64_t>(made_.size());
+      made_.push_back({make_group(index), nullptr});
+      create_read(index)->insertAfter(container_read_);
+    }
+    ++used_;
+    in_last_group_ = 0;
+  }
   ++in_last_group_;
-  return {last_group_, last_group_read_};
+  return made_[used_ - 1];
 }
 
 torch::jit::Value* AttributeGroups::add(const std::string& name, const c10::TypePtr& type, c10::IValue value,

@@ -95,13 +95,17 @@ def _assert_same_tree(ours, theirs, path="<top>"):
     assert type(ours) is type(theirs), path
     assert ours._c._type().qualified_name() == theirs._c._type().qualified_name(), path
     # Methods a call cached in __dict__ aside (RecursiveScriptModule.__getattr__ caches them).
+    # The concrete type aside too: a module with children makes it when it is first read
+    # (read below), and it then comes last in the __dict__.
     ours_state, theirs_state = ({key: value for key, value in module.__dict__.items()
-                                 if not isinstance(value, torch._C.ScriptMethod)} for module in (ours, theirs))
+                                 if not isinstance(value, torch._C.ScriptMethod) and key != "_concrete_type"}
+                                for module in (ours, theirs))
     assert list(ours_state) == list(theirs_state), path
     for key, value in theirs_state.items():
         assert type(ours_state[key]) is type(value), f"{path}.{key}"
     assert ours._initializing is False and theirs._initializing is False
     assert ours._concrete_type.equals(theirs._concrete_type), path
+    assert type(ours.__dict__["_concrete_type"]) is type(theirs.__dict__["_concrete_type"]), path
     assert list(ours._parameters.keys()) == list(theirs._parameters.keys()), path
     assert list(ours._buffers.keys()) == list(theirs._buffers.keys()), path
     assert len(ours._forward_hooks) == len(theirs._forward_hooks), path
@@ -228,6 +232,10 @@ def test_printing_code_and_dir_match_torchs():
     ours, theirs = _both(module)
     assert repr(ours) == repr(theirs) and str(ours) == str(theirs)
     ours, theirs = _both(module)
+    # dir() lists the __dict__: a module with children shows its concrete type once it is read.
+    assert sorted(dir(ours)) == sorted(set(dir(theirs)) - {"_concrete_type"})
+    assert sorted(dir(ours.head)) == sorted(set(dir(theirs.head)) - {"_concrete_type"})
+    ours._concrete_type, ours.head._concrete_type
     assert sorted(dir(ours)) == sorted(dir(theirs))
     assert sorted(dir(ours.head)) == sorted(dir(theirs.head))
     for read in (lambda m: m.code, lambda m: str(m.graph), lambda m: m.head.code,
@@ -451,6 +459,44 @@ def test_submodules_of_one_type_share_their_concrete_type_only_within_a_type():
     assert first.linear._concrete_type is not first._concrete_type
     head = getattr(ours.head, "0")
     assert head._concrete_type.equals(torch._C.ConcreteModuleType.from_jit_type(head._c._type()))
+
+
+def test_concrete_type_of_a_module_with_children_is_made_when_first_read():
+    ours, theirs = _both(_prepared())
+    assert "_concrete_type" not in ours.__dict__ and "_concrete_type" in theirs.__dict__
+    # Asked for by name only; never listed.
+    assert "_concrete_type" in ours._modules
+    assert "_concrete_type" not in list(ours._modules.keys()) and len(ours._modules) == len(theirs._modules)
+    assert hasattr(ours, "_concrete_type")
+    first = ours.__dict__["_concrete_type"]
+    assert first.equals(theirs._concrete_type) and ours._concrete_type is first
+    assert "_concrete_type" not in ours._modules
+    # A module without children (an observer) has it from the start.
+    observer = ours.activation_post_process_0
+    assert "_concrete_type" in observer.__dict__
+
+
+def test_wrapped_modules_script_as_submodules_and_define_methods():
+    """What reads the concrete type: scripting a module that holds the wrapper, and define()."""
+    class Outer(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x) + 1
+
+    module = _prepared()
+    x = torch.randn(2, 4)
+    ours, theirs = _both(module)
+    assert torch.jit._recursive.get_module_concrete_type(ours).equals(
+        torch.jit._recursive.get_module_concrete_type(theirs))
+    ours, theirs = _both(module)
+    assert torch.equal(torch.jit.script(Outer(ours))(x), torch.jit.script(Outer(theirs))(x))
+    # (One wrapper: a method defined goes on the module's JIT type, which both share.)
+    ours = wrap_cpp_module(module._c)
+    ours.define("def twice(self, x: Tensor) -> Tensor:\n    return self.forward(x) * 2\n")
+    assert torch.equal(ours.twice(x), module(x) * 2)
 
 
 def test_a_child_named_like_a_module_field_is_wrapped_by_torch():

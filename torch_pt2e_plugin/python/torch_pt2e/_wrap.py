@@ -37,7 +37,14 @@ decide those).
 
 What differs from torch's tree, and why that is acceptable:
   * type(m._modules._python_modules) is `_LazyChildren`, a subclass of torch's dict type. That
-    dict is OrderedModuleDict's private state, and it reads like torch's through every method.
+    dict is OrderedModuleDict's private state, and it reads like torch's through every method,
+    but for one name: while the owner's ConcreteModuleType is not made yet, `"_concrete_type"
+    in m._modules` is true and m._modules["_concrete_type"] makes it (see _CONCRETE_TYPE);
+    keys, items, len and iteration never list it.
+  * A module with children has no `_concrete_type` in its __dict__ until that attribute is
+    first read; it is then last in the __dict__'s order instead of between `_c` and the
+    containers _finalize_scriptmodule writes. Reading it (attribute access, getattr, hasattr)
+    gives what torch's wrapper holds.
   * torch's tree is a snapshot of the C++ tree at wrap time; here a module's children are listed
     from C++ when its own wrapper is made. Changing the C++ tree behind the wrappers (through
     `_c`, or C++ code holding the module) between wrapping and the first read of a submodule
@@ -46,9 +53,9 @@ What differs from torch's tree, and why that is acceptable:
     C++ and the wrapper alike, as in torch.
   * The cost moves rather than vanishes for whoever walks the whole tree (named_modules,
     state_dict, parameters, train/eval, print): the walk makes every wrapper, at about the
-    eager cost. Wrapping itself costs the top module: mostly its ConcreteModuleType, which
-    torch computes over the whole type tree (~0.4 s of the prepared 97k-node graph's 0.4-0.6 s).
-    BENCHMARKS.md, flow section, has both figures.
+    eager cost. Wrapping itself costs the top module, whose ConcreteModuleType, which torch
+    computes over the whole type tree (~0.35 s at 97k nodes), waits until it is read.
+    BENCHMARKS.md, flow section, has the figures.
 
 `cpp_children` lists a module's C++ children without making wrappers (convert_pt2e reads the
 prepared module's observers that way).
@@ -57,6 +64,7 @@ prepared module's observers that way).
 import collections
 import gc
 import threading
+import weakref
 
 import torch
 
@@ -94,6 +102,21 @@ class _Pending:
 
 
 _PENDING = _Pending()
+
+# The attribute torch's wrapper sets to the module's ConcreteModuleType. torch computes it for
+# every module it wraps, over the module's whole type tree: for the top module of a prepared
+# 97k-node graph that walks 28k observers' attributes (~0.35 s, most of the wrap). It is read
+# only where the module's type must be known to the compiler: when the module is scripted as a
+# submodule of another (torch.jit._recursive.get_module_concrete_type), by define(), and by
+# __setattr__ of a name that is neither a child, an attribute nor a method. So a module with
+# children gets it when it is first read: until then it is absent from the wrapper's __dict__,
+# RecursiveScriptModule.__getattr__ asks `name in self._modules` and then reads
+# `self._modules[name]`, and the module's _LazyChildren answers both for this one name, makes
+# the type (shared by the modules of one JIT type), and stores it in the owner's __dict__,
+# where every later read finds it as on torch's wrappers. A module without children (an
+# observer, a Linear) keeps torch's own children dict, and gets the type when wrapped: its
+# type tree is itself.
+_CONCRETE_TYPE = "_concrete_type"
 # Held while a child's wrapper is made and stored, so that two threads reading the same child
 # get one object. Reentrant: nothing made inside reads another lazy dict, but a finalizer might.
 _LOCK = threading.RLock()
@@ -110,10 +133,30 @@ def _lazy_children_class(base):
     base_getitem = base.__getitem__
     base_setitem = base.__setitem__
     base_items = base.items
+    base_contains = base.__contains__
 
     class _LazyChildren(_Lazy, base):
-        # _cpp: {name: C++ module} of the children not read yet; _context: the wrap's _Context.
-        __slots__ = ("_cpp", "_context")
+        # _cpp: {name: C++ module} of the children not read yet; _context: the wrap's _Context;
+        # _owner: until the owner's ConcreteModuleType is read, (weak reference to the owner,
+        # the owner's _TypeFacts), else None (see _CONCRETE_TYPE).
+        __slots__ = ("_cpp", "_context", "_owner")
+
+        def _read_concrete_type(self):
+            with _LOCK:
+                if self._owner is None:
+                    raise KeyError(_CONCRETE_TYPE)
+                owner_ref, facts = self._owner
+                concrete_type = facts.concrete_type()
+                owner = owner_ref()
+                if owner is not None:
+                    owner.__dict__[_CONCRETE_TYPE] = concrete_type
+                self._owner = None
+            return concrete_type
+
+        def __contains__(self, name):
+            if name == _CONCRETE_TYPE and self._owner is not None:
+                return True
+            return base_contains(self, name)
 
         def _read(self, name):
             with _LOCK:
@@ -148,20 +191,24 @@ def _lazy_children_class(base):
                     for name, value in base_items(self)]
 
         def __getitem__(self, name):
+            if name == _CONCRETE_TYPE and self._owner is not None:
+                return self._read_concrete_type()
             value = base_getitem(self, name)
             return self._read(name) if value is _PENDING else value
 
+        # The methods below read children only: the owner's concrete type answers `in` and
+        # [] alone (what RecursiveScriptModule.__getattr__ asks).
         def get(self, name, default=None):
-            return self[name] if name in self else default
+            return self[name] if base_contains(self, name) else default
 
         def setdefault(self, name, default=None):
-            if name in self:
+            if base_contains(self, name):
                 return self[name]
             base_setitem(self, name, default)
             return default
 
         def pop(self, name, *default):
-            if name in self:
+            if base_contains(self, name):
                 value = self[name]
                 base.__delitem__(self, name)
                 return value
@@ -220,10 +267,28 @@ def _lazy_children_class(base):
     return _LazyChildren
 
 
+class _TypeFacts:
+    """What a JIT type says, shared by the modules of that type in one wrap: whether they have
+    child modules (the type lists them) and their ConcreteModuleType, made at first need (as
+    scripted modules of one type share theirs)."""
+
+    __slots__ = ("jit_type", "has_children", "_concrete_type")
+
+    def __init__(self, jit_type, has_children):
+        # Holding the type keeps it alive, so its id (the _Context key) stays its own.
+        self.jit_type = jit_type
+        self.has_children = has_children
+        self._concrete_type = None
+
+    def concrete_type(self):
+        if self._concrete_type is None:
+            self._concrete_type = torch._C.ConcreteModuleType.from_jit_type(self.jit_type)
+        return self._concrete_type
+
+
 class _Context:
     """What the modules of one wrap_cpp_module call share, lazily made ones included:
-    torch's internals, and per JIT type id(type) -> (type, its ConcreteModuleType, whether
-    its modules have child modules)."""
+    torch's internals, and per JIT type id(type) -> its _TypeFacts."""
 
     __slots__ = ("internals", "types")
 
@@ -287,6 +352,7 @@ def _lazy_children(base, cpp_children, context):
     children = lazy_class(dict.fromkeys(cpp_children, _PENDING))
     children._cpp = cpp_children
     children._context = context
+    children._owner = None
     return children
 
 
@@ -294,27 +360,25 @@ def _wrap(cpp_module, context):
     recursive_cls, dict_wrapper, module_dict = context.internals
     script_module = _new_script_module(recursive_cls, cpp_module)
     state = script_module.__dict__
-    # What a module's JIT type says depends on nothing else, so modules of one type share
-    # it: the ConcreteModuleType (as scripted modules of one type do) and whether they have
-    # child modules at all (the type lists them). pybind hands out the same Python object for
-    # a type while one is alive, and the cache keeps each alive, so its id is a key no other
-    # type can have.
+    # pybind hands out the same Python object for a type while one is alive, and the context
+    # keeps each alive, so its id is a key no other type can have.
     jit_type = cpp_module._type()
-    known = context.types.get(id(jit_type))
+    facts = context.types.get(id(jit_type))
     cpp_children = None
-    if known is None or known[2]:
+    if facts is None or facts.has_children:
         cpp_children = dict(torch._C.ModuleDict(cpp_module).items())
-    if known is None:
-        known = (jit_type, torch._C.ConcreteModuleType.from_jit_type(jit_type), bool(cpp_children))
-        context.types[id(jit_type)] = known
+    if facts is None:
+        facts = context.types[id(jit_type)] = _TypeFacts(jit_type, bool(cpp_children))
     if cpp_children:
-        if not state.keys().isdisjoint(cpp_children.keys()):
+        if not state.keys().isdisjoint(cpp_children.keys()) or _CONCRETE_TYPE in cpp_children:
             # A child named like an nn.Module field: nn.Module's own rules decide.
             return torch.jit._recursive.wrap_cpp_module(cpp_module)
         children = _lazy_children(type(state["_modules"]), cpp_children, context)
+        # The concrete type of a module with children, made when first read (_CONCRETE_TYPE).
+        children._owner = (weakref.ref(script_module), facts)
     else:
         children = state["_modules"]  # torch's own empty dict
-    state["_concrete_type"] = known[1]
+        state[_CONCRETE_TYPE] = facts.concrete_type()
     for index, hook in enumerate(cpp_module._get_forward_pre_hooks()):
         script_module._forward_pre_hooks[index] = hook
     for index, hook in enumerate(cpp_module._get_forward_hooks()):

@@ -10,8 +10,9 @@ seed 0, as bench_flow builds it): prepare with the XNNPACK quantizer
 Process CPU time, one thread; the table gives each library's median over
 the rounds, and the ratio of each library's median to the first's. The
 children also hash the converted model's output on a fixed batch and its
-forward graph's text (unnamed values renumbered by first appearance):
-every library must give the same bytes of both, or the run fails.
+forward graph's text (unnamed values and mangled class names renumbered by
+first appearance): every library must give the same bytes of both, or the
+run fails.
 
     /usr/bin/python3 tools/bench_flow_ab.py --blocks 4166 13888 --rounds 3 \\
         OLD/bazel-bin/libtorch_pt2e.so bazel-bin/libtorch_pt2e.so
@@ -74,6 +75,11 @@ def child(model_path):
     numbers = {}
     graph_text = re.sub(r"%(\d+)\b", lambda m: "%" + numbers.setdefault(m.group(1), str(len(numbers))),
                         str(converted.graph))
+    # Likewise the index LibTorch gives a class whose name is taken (`___torch_mangle_<N>`), which
+    # counts every class made in the unit, also ones a pass makes and drops.
+    mangles = {}
+    graph_text = re.sub(r"___torch_mangle_(\d+)\b",
+                        lambda m: "___torch_mangle_" + mangles.setdefault(m.group(1), str(len(mangles))), graph_text)
     graph_digest = hashlib.sha256(graph_text.encode()).hexdigest()
     print(json.dumps({"prepare": prepare_s, "convert": convert_s, "sha256": digest, "graph_sha256": graph_digest}))
 
@@ -92,13 +98,13 @@ def run_child(library, model_path, profile_passes):
 
 
 def pass_times(lines):
-    """{pass: CPU ms} from TORCH_PT2E_PROFILE_PASSES lines "[torch_pt2e] NAME  W ms wall  C ms cpu"."""
+    """{pass: CPU ms} from TORCH_PT2E_PROFILE_PASSES lines
+    "[torch_pt2e] NAME  W ms wall  C ms cpu  F faults" (the faults column since session 15)."""
     times = {}
     for line in lines:
-        body = line[len("[torch_pt2e]"):].split()
-        if len(body) >= 6 and body[-1] == "cpu" and body[-4] == "wall":
-            name = " ".join(body[:-6])
-            times[name] = times.get(name, 0.0) + float(body[-3])
+        match = re.match(r"\[torch_pt2e\]\s+(.*?)\s+([\d.]+) ms wall\s+([\d.]+) ms cpu\b", line)
+        if match:
+            times[match.group(1)] = times.get(match.group(1), 0.0) + float(match.group(3))
     return times
 
 

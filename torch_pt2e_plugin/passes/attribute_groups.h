@@ -18,13 +18,13 @@
 //
 // so that no class has more than a few hundred attributes.
 //
-// The groups the expected attributes need are made when the groups are, and
-// the ones no attribute went into are removed when they are destroyed. Made
-// one at a time, each group's read would go into the same ever smaller gap
-// in the graph's topological numbering right after the container's read,
-// and every ~40 groups LibTorch renumbers the whole graph (Block::
-// reIndexTopology; 16-37 ms per renumbering at 97k nodes, 0.16 s of a
-// prepare + convert). Made together, they are inserted middle first.
+// The constructor makes every group the expected attributes need, and the
+// destructor removes the ones no attribute went into. Made one at a time,
+// each group's read would go into the same ever smaller gap of the graph's
+// topological numbering right after the container's read, and every ~40
+// groups LibTorch would renumber the whole graph (Block::reIndexTopology;
+// 14-47 ms each at 97k nodes, 0.16 s of a prepare + convert). Made together,
+// their reads are inserted middle first.
 #pragma once
 
 #include <cstdint>

@@ -5,9 +5,11 @@ Prints, in one run:
   * scripted torchvision ResNet-50 and MobileNetV2: prepare and convert time
     of prepare_pt2e/convert_pt2e (XNNPACKQuantizer, per-channel config) and of
     quantize_jit's prepare_jit/convert_jit (qnnpack qconfig) on the same
-    scripted model, and their ratio; and the first prepare and convert of the
-    model in the process (after a warm-up on another model), when LibTorch has
-    not yet optimized its submodules' method graphs that inlining uses;
+    scripted model, and their ratio; and each flow's first prepare and convert
+    of the model in a process of its own (after the same warm-up of both flows
+    on other models), when LibTorch has not yet optimized its submodules'
+    method graphs that inlining uses, median of --first-runs processes per
+    flow, the flows' processes alternating;
   * synthetic scripted graphs of residual Linear+ReLU blocks with about 6k,
     30k and 100k nodes: prepare and convert time, time per node (flat
     when the passes are linear in graph size), and what the Python module
@@ -26,10 +28,12 @@ import argparse
 import datetime
 import gc
 import io
+import json
 import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -145,6 +149,57 @@ def time_quantize_jit(scripted, example, repeat):
     return prepare_s, convert_s, prepare_user + convert_user
 
 
+def warm_up_both_flows():
+    """Once-per-process costs (operator lookups, first allocations) of both flows, on
+    models whose classes the timed models do not share."""
+    import torchvision
+
+    time_pt2e(torch.jit.script(ResidualStack(10, 8).eval()), (torch.randn(2, 8),), 1)
+    time_quantize_jit(torch.jit.script(torchvision.models.resnet18().eval()), (torch.randn(1, 3, 64, 64),), 1)
+
+
+def first_run_child(flow, name):
+    """In a process of its own: the warm-up, then `flow`'s first prepare and convert of a
+    fresh copy of model `name`; prints its seconds and user seconds as one JSON line.
+
+    Each flow gets a process of its own so that neither meets memory the other freed: in
+    one process, whichever flow ran second got pages the first had already faulted in and
+    returned, which this VM hands out at a fraction of the cost of pages never touched."""
+    import torchvision
+
+    torch.manual_seed(0)
+    model = with_batch_norm_statistics(getattr(torchvision.models, name)(), (2, 3, 224, 224))
+    saved = io.BytesIO()
+    torch.jit.save(torch.jit.script(model), saved)
+    del model
+    warm_up_both_flows()
+    saved.seek(0)
+    # A copy loaded from memory has functions of its own, none optimized yet.
+    fresh = torch.jit.load(saved)
+    example = (torch.randn(1, 3, 224, 224),)
+    timed = time_pt2e if flow == "pt2e" else time_quantize_jit
+    prepare_s, convert_s, user_s = timed(fresh, example, 1)
+    print(json.dumps({"total": prepare_s + convert_s, "user": user_s}))
+
+
+def first_runs(name, processes, args):
+    """Median total and user seconds of each flow's first run in --first-runs fresh
+    processes per flow (first_run_child), the flows alternating and taking turns at
+    going first."""
+    results = {"pt2e": [], "jit": []}
+    for index in range(processes):
+        for flow in (("pt2e", "jit") if index % 2 == 0 else ("jit", "pt2e")):
+            command = [sys.executable, os.path.abspath(__file__), "--first-run-child", flow, "--models", name,
+                       "--threads", str(args.threads), "--clock", args.clock]
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            results[flow].append(json.loads(output.strip().splitlines()[-1]))
+
+    def median(flow, key):
+        return statistics.median(result[key] for result in results[flow])
+
+    return {flow: (median(flow, "total"), median(flow, "user")) for flow in results}
+
+
 def with_batch_norm_statistics(model, shape):
     """Random init leaves BN at mean 0 / var 1; a few train-mode batches give real statistics."""
     model.train()
@@ -189,12 +244,18 @@ def main():
     parser.add_argument("--models", default="resnet50,mobilenet_v2")
     parser.add_argument("--synthetic-nodes", default="6000,30000,100000",
                         help="approximate node counts of the synthetic graphs (empty: none)")
+    parser.add_argument("--first-runs", type=int, default=3,
+                        help="processes per flow for the first-run columns (0: no first-run columns)")
+    parser.add_argument("--first-run-child", choices=["pt2e", "jit"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.manual_seed(0)
     warnings.filterwarnings("ignore")
+    if args.first_run_child:
+        first_run_child(args.first_run_child, args.models)
+        return
     load = os.getloadavg()
     print(f"# {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC")
     print(f"torch {torch.__version__}, {args.threads} threads, {args.clock} clock, {platform.machine()}, "
@@ -208,38 +269,32 @@ def main():
         print("(user ratio: the same totals in user CPU only; system time here is mostly the first")
         print(" write to freshly mapped memory, e.g. the folded conv weights, which costs this virtual")
         print(" machine about 4 ms per MB and varies from run to run; see BENCHMARKS.md)")
-        print("(1st: each flow's first prepare and convert of a model never run, a fresh copy of the")
-        print(" scripted model loaded from memory for each, after a warm-up of both flows on other")
-        print(" models: LibTorch has not yet optimized the graphs of its submodules' methods, which")
-        print(" inlining uses and LibTorch keeps for later calls and runs. 1st ratio / user: PT2E's")
-        print(" first over quantize_jit's first)")
+        print("(1st: each flow's first prepare and convert of a model never run, in a process of its")
+        print(" own after the same warm-up of both flows on other models, median of --first-runs")
+        print(" processes per flow: LibTorch has not yet optimized the graphs of the submodules'")
+        print(" methods, which inlining uses and LibTorch keeps for later calls and runs. 1st ratio")
+        print(" / user: PT2E's first over quantize_jit's first)")
         print(f"{'model':<14}{'nodes':>7} | {'PT2E prep':>9} {'conv':>7} | {'jit prep':>9} {'conv':>7} | "
               f"{'prep ratio':>10} {'conv ratio':>10} {'total ratio':>11} {'user ratio':>10} | "
               f"{'1st PT2E':>8} {'jit':>6} {'ratio':>6} {'user':>6}")
-        # Once-per-process costs (operator lookups, first allocations) on models of other classes.
-        time_pt2e(torch.jit.script(ResidualStack(10, 8).eval()), (torch.randn(2, 8),), 1)
-        time_quantize_jit(torch.jit.script(torchvision.models.resnet18().eval()), (torch.randn(1, 3, 64, 64),), 1)
+        warm_up_both_flows()
         for name in args.models.split(","):
-            shape = (1, 3, 224, 224)
             model = with_batch_norm_statistics(getattr(torchvision.models, name)(), (2, 3, 224, 224))
             scripted = torch.jit.script(model)
-            saved = io.BytesIO()
-            torch.jit.save(scripted, saved)
-            example = (torch.randn(shape),)
-            # A copy loaded from memory has functions of its own, none optimized yet.
-            saved.seek(0)
-            first = time_pt2e(torch.jit.load(saved), example, 1)
-            saved.seek(0)
-            theirs_first = time_quantize_jit(torch.jit.load(saved), example, 1)
+            example = (torch.randn(1, 3, 224, 224),)
             ours = time_pt2e(scripted, example, args.repeat)
             theirs = time_quantize_jit(scripted, example, args.repeat)
             theirs_total = theirs[0] + theirs[1]
-            first_total, theirs_first_total = first[0] + first[1], theirs_first[0] + theirs_first[1]
-            print(f"{name:<14}{graph_nodes(scripted):>7} | {ours[0]:>9.3f} {ours[1]:>7.3f} | "
-                  f"{theirs[0]:>9.3f} {theirs[1]:>7.3f} | {ours[0] / theirs[0]:>10.3f} "
-                  f"{ours[1] / theirs[1]:>10.3f} {(ours[0] + ours[1]) / theirs_total:>11.3f} "
-                  f"{ours[2] / theirs[2]:>10.3f} | {first_total:>8.3f} {theirs_first_total:>6.3f} "
-                  f"{first_total / theirs_first_total:>6.3f} {first[2] / theirs_first[2]:>6.3f}")
+            line = (f"{name:<14}{graph_nodes(scripted):>7} | {ours[0]:>9.3f} {ours[1]:>7.3f} | "
+                    f"{theirs[0]:>9.3f} {theirs[1]:>7.3f} | {ours[0] / theirs[0]:>10.3f} "
+                    f"{ours[1] / theirs[1]:>10.3f} {(ours[0] + ours[1]) / theirs_total:>11.3f} "
+                    f"{ours[2] / theirs[2]:>10.3f} |")
+            if args.first_runs > 0:
+                first = first_runs(name, args.first_runs, args)
+                (first_total, first_user), (theirs_first_total, theirs_first_user) = first["pt2e"], first["jit"]
+                line += (f" {first_total:>8.3f} {theirs_first_total:>6.3f} "
+                         f"{first_total / theirs_first_total:>6.3f} {first_user / theirs_first_user:>6.3f}")
+            print(line, flush=True)
         print()
 
     if args.synthetic_nodes:

@@ -193,6 +193,10 @@ void fold_attributes(Module& module, bool fold_training) {
     if (node->kind() == c10::prim::GetAttr) reads.push_back(node);
   }
   for (Node* node : reads) {
+    // Reads of tensors and of objects (submodules) are most reads, and never
+    // constants: no need to look their values up.
+    const c10::TypeKind kind = node->output()->type()->kind();
+    if (kind == c10::TypeKind::TensorType || kind == c10::TypeKind::ClassType) continue;
     if (!fold_training && node->s(c10::attr::name) == "training") continue;
     const auto value = attribute_value(node->output(), module);
     if (!value || !is_constant_attribute(*value)) continue;
@@ -270,6 +274,7 @@ bool lift_tensor_constants(Graph& graph, Module& owner) {
   for (auto it = graph.nodes().begin(); it != graph.nodes().end();) {
     Node* node = *it++;
     if (node->kind() != c10::prim::Constant || !node->hasUses()) continue;
+    if (node->output()->type()->kind() != c10::TypeKind::TensorType) continue;
     const auto value = constant_value(node->output());
     if (!value || !value->isTensor() || value->toTensor().dim() == 0) continue;
     std::string name;

@@ -97,9 +97,9 @@ c10::optional<AttributeSlot> resolve_attribute_slot(Value* v, const torch::jit::
 }
 
 c10::optional<c10::IValue> attribute_value(Value* v, const torch::jit::Module& owner) {
-  const auto ref = resolve_attribute(v, owner);
-  if (!ref) return c10::nullopt;
-  return ref->holder._ivalue()->getSlot(*attribute_slot(*ref->holder.type(), ref->name));
+  const auto slot = resolve_attribute_slot(v, owner);
+  if (!slot) return c10::nullopt;
+  return slot->holder->getSlot(slot->slot);
 }
 
 c10::optional<at::Tensor> attribute_tensor(Value* v, const torch::jit::Module& owner) {

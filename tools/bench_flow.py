@@ -244,7 +244,7 @@ def main():
     parser.add_argument("--models", default="resnet50,mobilenet_v2")
     parser.add_argument("--synthetic-nodes", default="6000,30000,100000",
                         help="approximate node counts of the synthetic graphs (empty: none)")
-    parser.add_argument("--first-runs", type=int, default=3,
+    parser.add_argument("--first-runs", type=int, default=5,
                         help="processes per flow for the first-run columns (0: no first-run columns)")
     parser.add_argument("--first-run-child", choices=["pt2e", "jit"], help=argparse.SUPPRESS)
     args = parser.parse_args()

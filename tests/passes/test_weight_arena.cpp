@@ -3,6 +3,7 @@
 // values as ordinary memory.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -38,6 +39,34 @@ TEST(WeightArena, TensorsHoldTheirValuesAcrossChunksAndOutliveTheArena) {
   written.erase(written.begin() + 2);
   expected.erase(expected.begin() + 2);
   for (size_t i = 0; i < written.size(); ++i) EXPECT_TRUE(at::equal(written[i], expected[i])) << "tensor " << i;
+}
+
+// A populate slower than the stall rate (here any: rate 0) switches the arena
+// to small-page chunks for its later tensors; every tensor keeps its values.
+TEST(WeightArena, AStalledPopulateSwitchesToSmallPagesAndKeepsValues) {
+  std::vector<at::Tensor> written, expected;
+  WeightArena arena(/*stall_ms_per_mib=*/0.0);
+  EXPECT_TRUE(arena.huge_pages());
+  // Under the 16 MiB rate window in all: no rate is checked yet.
+  for (const int64_t n : {1000, 2000, 1 << 20}) {
+    written.push_back(arena.empty({n}, at::kFloat).copy_(at::randn({n})));
+    expected.push_back(written.back().clone());
+  }
+  EXPECT_TRUE(arena.huge_pages());
+  for (const int64_t n : {int64_t(1) << 22, int64_t(3000), int64_t(1) << 19}) {
+    at::Tensor values = at::randn({n});
+    written.push_back(arena.empty({n}, at::kFloat).copy_(values));
+    expected.push_back(values);
+    EXPECT_FALSE(arena.huge_pages()) << "after a tensor of " << n << " floats";
+  }
+  for (size_t i = 0; i < written.size(); ++i) EXPECT_TRUE(at::equal(written[i], expected[i])) << "tensor " << i;
+}
+
+// Without a stall (no rate can exceed an infinite limit) huge pages stay on.
+TEST(WeightArena, NoStallKeepsHugePages) {
+  WeightArena arena(/*stall_ms_per_mib=*/std::numeric_limits<double>::infinity());
+  for (int i = 0; i < 4; ++i) arena.empty({int64_t(1) << 20}, at::kFloat).fill_(1);
+  EXPECT_TRUE(arena.huge_pages());
 }
 
 TEST(WeightArena, EmptyAndOtherDtypes) {

@@ -8,6 +8,19 @@
 // ordinary memory. Each tensor returns its pages when it dies, and a chunk is
 // unmapped when its last tensor dies, so the arena never holds memory its
 // tensors no longer need.
+//
+// Huge pages can be slow to get. On this VM 5 of 70 fresh processes folded
+// ResNet-50 in 224-286 ms instead of 56-108 ms (BENCHMARKS.md, session 17),
+// their huge pages ~2 ms per MiB slower to populate than usual.
+// /proc/vmstat's compact_stall did not move during the last 56 of those
+// runs, so here it is not the kernel compacting memory (which THP defrag
+// "madvise" allows for MADV_HUGEPAGE faults, and which stalls the same way);
+// likely the host backing the guest's free huge blocks on first touch.
+// Either way the arena times its populates, over 16 MiB at a time; slower
+// than `stall_ms_per_mib`, it stops asking for huge pages for the rest of
+// its life: later tensors go into small-page chunks, which populate at ~0.3
+// ms per MiB here (huge pages, when fast, ~0.1). The next arena (the next
+// prepare) tries huge pages again.
 #pragma once
 
 #include <cstddef>
@@ -21,7 +34,12 @@ namespace passes {
 
 class WeightArena {
  public:
-  WeightArena();
+  // Populating huge pages slower than this means they are not coming fast:
+  // three times the small-page rate and ten times the usual huge-page rate
+  // measured here.
+  static constexpr double kStallMsPerMiB = 1.0;
+
+  explicit WeightArena(double stall_ms_per_mib = kStallMsPerMiB);
   ~WeightArena();
   WeightArena(const WeightArena&) = delete;
   WeightArena& operator=(const WeightArena&) = delete;
@@ -29,11 +47,19 @@ class WeightArena {
   // An uninitialized contiguous CPU tensor whose pages are already mapped.
   at::Tensor empty(c10::IntArrayRef sizes, c10::ScalarType dtype);
 
+  // Whether new chunks still ask for huge pages (false after a stall).
+  bool huge_pages() const { return huge_pages_; }
+
   struct Chunk;
 
  private:
   std::shared_ptr<Chunk> chunk_;
   size_t used_ = 0;
+  double stall_ms_per_mib_;
+  bool huge_pages_ = true;
+  // Populate time and bytes since the last rate check.
+  double timed_ms_ = 0;
+  size_t timed_bytes_ = 0;
 };
 
 }  // namespace passes

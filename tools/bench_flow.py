@@ -182,12 +182,12 @@ def first_run_child(flow, name):
     print(json.dumps({"total": prepare_s + convert_s, "user": user_s}))
 
 
-def first_runs(name, processes, args):
+def first_runs(name, args):
     """Median total and user seconds of each flow's first run in --first-runs fresh
     processes per flow (first_run_child), the flows alternating and taking turns at
     going first."""
     results = {"pt2e": [], "jit": []}
-    for index in range(processes):
+    for index in range(args.first_runs):
         for flow in (("pt2e", "jit") if index % 2 == 0 else ("jit", "pt2e")):
             command = [sys.executable, os.path.abspath(__file__), "--first-run-child", flow, "--models", name,
                        "--threads", str(args.threads), "--clock", args.clock]
@@ -290,7 +290,7 @@ def main():
                     f"{ours[1] / theirs[1]:>10.3f} {(ours[0] + ours[1]) / theirs_total:>11.3f} "
                     f"{ours[2] / theirs[2]:>10.3f} |")
             if args.first_runs > 0:
-                first = first_runs(name, args.first_runs, args)
+                first = first_runs(name, args)
                 (first_total, first_user), (theirs_first_total, theirs_first_user) = first["pt2e"], first["jit"]
                 line += (f" {first_total:>8.3f} {theirs_first_total:>6.3f} "
                          f"{first_total / theirs_first_total:>6.3f} {first_user / theirs_first_user:>6.3f}")

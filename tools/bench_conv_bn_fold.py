@@ -8,6 +8,12 @@ while the second call mostly reuses memory the first freed; fresh processes
 are the case users hit (one prepare per process).
 
     /usr/bin/python3 tools/bench_conv_bn_fold.py --runs 3 OLD/libtorch_pt2e.so NEW/libtorch_pt2e.so
+
+How fast fresh huge pages come depends on what the machine's free memory did
+last: here, memory another process freed moments before comes fast, and
+memory left free for a few seconds comes ~20 times slower (likely handed back
+to the host meanwhile). `--pause 3` sleeps before each process, so each
+meets memory that has sat free; the default runs them back to back.
 """
 
 import argparse
@@ -15,6 +21,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 
 CHILD = r"""
 import sys, time
@@ -36,6 +43,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("libraries", nargs="+", help="libtorch_pt2e.so files to compare")
     parser.add_argument("--runs", type=int, default=3, help="fresh processes per library (interleaved)")
+    parser.add_argument("--pause", type=float, default=0.0, help="seconds to sleep before each process")
     args = parser.parse_args()
     tools = os.path.dirname(os.path.abspath(__file__))
     results = {library: [] for library in args.libraries}
@@ -43,9 +51,11 @@ def main():
         for library in args.libraries:
             env = dict(os.environ, TORCH_PT2E_LIBRARY=os.path.abspath(library))
             code = f"TOOLS = {tools!r}\n" + CHILD
+            time.sleep(args.pause)
             out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
             results[library].append([float(value) for value in out.stdout.split()])
-    print(f"canonicalize(ResNet-50), wall ms, median of {args.runs} fresh processes (each run's values in brackets)")
+    print(f"canonicalize(ResNet-50), wall ms, median of {args.runs} fresh processes, {args.pause:g} s pause "
+          "before each (each run's values in brackets)")
     print(f"{'library':<48} {'first call':>10} {'second call':>11}")
     for library, runs in results.items():
         first = [r[0] * 1e3 for r in runs]

@@ -42,17 +42,19 @@ TEST(WeightArena, TensorsHoldTheirValuesAcrossChunksAndOutliveTheArena) {
 }
 
 // A populate slower than the stall rate (here any: rate 0) switches the arena
-// to small-page chunks for its later tensors; every tensor keeps its values.
+// to small pages in the middle of the tensor that crosses the first huge page
+// judged, and for later tensors; every tensor keeps its values.
 TEST(WeightArena, AStalledPopulateSwitchesToSmallPagesAndKeepsValues) {
   std::vector<at::Tensor> written, expected;
   WeightArena arena(/*stall_ms_per_mib=*/0.0);
   EXPECT_TRUE(arena.huge_pages());
-  // Under the 16 MiB rate window in all: no rate is checked yet.
-  for (const int64_t n : {1000, 2000, 1 << 20}) {
+  // Under one huge page in all: no rate is judged yet.
+  for (const int64_t n : {1000, 2000, 100000}) {
     written.push_back(arena.empty({n}, at::kFloat).copy_(at::randn({n})));
     expected.push_back(written.back().clone());
   }
   EXPECT_TRUE(arena.huge_pages());
+  // 16 MiB: judged after its first huge page, the rest of it in small pages.
   for (const int64_t n : {int64_t(1) << 22, int64_t(3000), int64_t(1) << 19}) {
     at::Tensor values = at::randn({n});
     written.push_back(arena.empty({n}, at::kFloat).copy_(values));

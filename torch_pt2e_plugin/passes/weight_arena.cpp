@@ -1,10 +1,10 @@
 #include "torch_pt2e_plugin/passes/weight_arena.h"
 
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <utility>
 
@@ -18,6 +18,9 @@
 #ifndef MADV_HUGEPAGE
 #define MADV_HUGEPAGE 14
 #endif
+#ifndef MADV_NOHUGEPAGE
+#define MADV_NOHUGEPAGE 15
+#endif
 
 namespace torch_pt2e {
 namespace passes {
@@ -28,12 +31,19 @@ constexpr size_t kHugePage = size_t(2) << 20;
 // tensor needs more.
 constexpr size_t kAlignment = 64;
 constexpr size_t kChunkBytes = 4 * kHugePage;
-// Populate rates are judged over this many bytes: a 10 ms preemption of this
-// process (a busy 2-core VM) adds 0.6 ms per MiB over 16 MiB, under the stall
-// limit, while a stall's ~1.8 ms per MiB extra stays over it.
-constexpr size_t kRateWindow = 8 * kHugePage;
+// Populate rates are judged over this many bytes (in thread CPU time): one
+// slow huge page costs ~4.4 ms here before the arena gives up on them.
+constexpr size_t kRateWindow = kHugePage;
 
 size_t round_up(size_t value, size_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+
+// This thread's CPU time: a preemption by another process does not count, so
+// a rate over one huge page still tells a slow populate from a busy machine.
+double thread_cpu_ms() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) * 1e-6;
+}
 
 size_t page_size() {
   static const size_t size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
@@ -95,33 +105,44 @@ at::Tensor WeightArena::empty(c10::IntArrayRef sizes, c10::ScalarType dtype) {
   char* data = chunk_->base + used_;
   used_ += reserved;
   std::shared_ptr<Chunk> owner = chunk_;
-  // Fault the tensor's pages in one system call; kernels before 5.14 refuse
-  // the advice, and the pages then fault on first write as usual.
-  const auto pages = inner_pages(data, bytes);
-  if (pages.second > 0) {
-    const auto start = std::chrono::steady_clock::now();
-    madvise(pages.first, pages.second, MADV_POPULATE_WRITE);
-    if (huge_pages_) {
-      timed_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-      timed_bytes_ += pages.second;
-      if (timed_bytes_ >= kRateWindow) {
-        if (timed_ms_ > stall_ms_per_mib_ * static_cast<double>(timed_bytes_) / double(1 << 20)) {
-          // The rest of this chunk would stall too: the next tensor starts a
-          // small-page chunk. (The untouched rest costs address space only.)
-          huge_pages_ = false;
-          chunk_.reset();
-        }
-        timed_ms_ = 0;
-        timed_bytes_ = 0;
-      }
-    }
-  }
+  populate(data, bytes);
   auto release = [owner, bytes](void* pointer) {
     // Give the tensor's own pages back now; the chunk goes with its last tensor.
     const auto dead = inner_pages(static_cast<char*>(pointer), bytes);
     if (dead.second > 0) madvise(dead.first, dead.second, MADV_DONTNEED);
   };
   return at::from_blob(data, sizes, release, at::TensorOptions().dtype(dtype).device(at::kCPU));
+}
+
+void WeightArena::populate(char* data, size_t bytes) {
+  // Kernels before 5.14 refuse MADV_POPULATE_WRITE, and the pages then fault
+  // on first write as usual.
+  auto [begin, length] = inner_pages(data, bytes);
+  char* const end = begin + length;
+  while (begin < end) {
+    if (!huge_pages_) {
+      madvise(begin, static_cast<size_t>(end - begin), MADV_POPULATE_WRITE);
+      return;
+    }
+    // One huge page at a time, so that a stall is seen after one of them.
+    char* const step_end = std::min(end, chunk_->base + round_up(static_cast<size_t>(begin - chunk_->base) + 1, kHugePage));
+    const double start = thread_cpu_ms();
+    madvise(begin, static_cast<size_t>(step_end - begin), MADV_POPULATE_WRITE);
+    timed_ms_ += thread_cpu_ms() - start;
+    timed_bytes_ += static_cast<size_t>(step_end - begin);
+    begin = step_end;
+    if (timed_bytes_ < kRateWindow) continue;
+    if (timed_ms_ > stall_ms_per_mib_ * static_cast<double>(timed_bytes_) / double(1 << 20)) {
+      // The chunk's untouched huge pages would stall too: from the next huge
+      // page on, the chunk takes small pages, and so do later chunks.
+      huge_pages_ = false;
+      char* const next_huge = chunk_->base + round_up(static_cast<size_t>(begin - chunk_->base), kHugePage);
+      char* const chunk_end = chunk_->base + chunk_->size;
+      if (next_huge < chunk_end) madvise(next_huge, static_cast<size_t>(chunk_end - next_huge), MADV_NOHUGEPAGE);
+    }
+    timed_ms_ = 0;
+    timed_bytes_ = 0;
+  }
 }
 
 }  // namespace passes

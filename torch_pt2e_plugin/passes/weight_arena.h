@@ -16,11 +16,17 @@
 // runs, so here it is not the kernel compacting memory (which THP defrag
 // "madvise" allows for MADV_HUGEPAGE faults, and which stalls the same way);
 // likely the host backing the guest's free huge blocks on first touch.
-// Either way the arena times its populates, over 16 MiB at a time; slower
-// than `stall_ms_per_mib`, it stops asking for huge pages for the rest of
-// its life: later tensors go into small-page chunks, which populate at ~0.3
-// ms per MiB here (huge pages, when fast, ~0.1). The next arena (the next
-// prepare) tries huge pages again.
+// Either way the arena times its populates in this thread's CPU time, one
+// huge page at a time; slower than `stall_ms_per_mib`, it stops asking for
+// huge pages for the rest of its life: the rest of the chunk and later chunks
+// take small pages, which populate at ~0.35 ms per MiB here (huge pages, when
+// fast, ~0.1; when slow, ~2.2). In traces of ResNet-50's 41 huge pages the
+// slow ones, once they started, ran to the end, so one slow huge page is
+// taken as the rest being slow. The next arena (the next prepare) tries huge
+// pages again. (Session 17 judged 16 MiB windows in wall time, so that a
+// preemption would not pass for a stall; a stall then cost ~35 ms before the
+// switch, and a 96 MiB populate in the slow state took ~65 ms. Judged per huge
+// page in CPU time it takes 20-46 ms; small pages alone, 34-38 ms.)
 #pragma once
 
 #include <cstddef>
@@ -53,6 +59,9 @@ class WeightArena {
   struct Chunk;
 
  private:
+  // Faults in the whole pages of [data, data + bytes), which lie in chunk_.
+  void populate(char* data, size_t bytes);
+
   std::shared_ptr<Chunk> chunk_;
   size_t used_ = 0;
   double stall_ms_per_mib_;

@@ -18,7 +18,13 @@ namespace t = torch_pt2e::testing;
 
 namespace {
 
-torch::jit::Module conv_bn_module(bool conv_bias) {
+constexpr const char* kConvThenBn = R"(
+def forward(self, x):
+    return self.bn.forward(self.conv.forward(x))
+)";
+
+// Top's submodules `conv` and `bn`; Top's methods are `top_code`.
+torch::jit::Module conv_bn_module(bool conv_bias, const char* top_code = kConvThenBn) {
   torch::jit::Module conv("Conv");
   conv.register_attribute("training", c10::BoolType::get(), false);
   conv.register_parameter("weight", at::randn({4, 3, 3, 3}), false);
@@ -42,10 +48,7 @@ def forward(self, x):
   top.register_attribute("training", c10::BoolType::get(), false);
   top.register_module("conv", conv);
   top.register_module("bn", bn);
-  top.define(R"(
-def forward(self, x):
-    return self.bn.forward(self.conv.forward(x))
-)");
+  top.define(top_code);
   return top;
 }
 
@@ -165,6 +168,60 @@ TEST(Canonicalize, InlinesTheInputsMethodsIntoAGraphTypedByTheClone) {
     EXPECT_EQ(stack[0].second, conv_class.qualifiedName());
   }
   EXPECT_TRUE(found_conv);
+}
+
+// Forward's helper methods on its own module are inlined as written, and a
+// convolution's rank check in forward's code or theirs (batch norm's input
+// check) no longer keeps the batch norm from folding. Before, only checks
+// inside submodules were folded (LibTorch's peephole on their optimized
+// graphs), and a check written in forward kept its batch norm.
+TEST(Canonicalize, InlinesOwnMethodsAndFoldsConvRankChecks) {
+  const char* in_forward = R"(
+def forward(self, x):
+    y = self.conv.forward(x)
+    assert y.dim() == 4
+    return self.bn.forward(y)
+)";
+  const char* in_helper = R"(
+def body(self, x):
+    y = self.conv.forward(x)
+    assert y.dim() == 4
+    return self.bn.forward(y)
+
+def forward(self, x):
+    return self.body(x)
+)";
+  for (const char* code : {in_forward, in_helper}) {
+    at::manual_seed(0);
+    torch::jit::Module model = conv_bn_module(/*conv_bias=*/true, code);
+    torch::jit::Module canonical = torch_pt2e::passes::canonicalize_for_annotation(model);
+    FileCheck()
+        .check_not("prim::CallMethod")
+        ->check_not("aten::dim")
+        ->check("prim::GetAttr[name=\"conv_weight_fused_bn\"]")
+        ->check("aten::conv2d")
+        ->check_not("aten::batch_norm")
+        ->check_not("prim::RaiseException")
+        ->run(*canonical.get_method("forward").graph());
+    const at::Tensor x = at::randn({2, 3, 6, 6});
+    EXPECT_TRUE(at::allclose(canonical.forward({x}).toTensor(), model.forward({x}).toTensor(), 1e-4, 1e-5)) << code;
+  }
+}
+
+// An in-place op on the convolution's output could change its rank (resize_):
+// its dim() stays a dim(), as in LibTorch's peephole.
+TEST(Canonicalize, KeepsTheRankCheckOfAConvOutputWrittenInPlace) {
+  torch::jit::Module model = conv_bn_module(/*conv_bias=*/true, R"(
+def forward(self, x):
+    y = self.conv.forward(x)
+    y.add_(1.0)
+    assert y.dim() == 4
+    return y
+)");
+  torch::jit::Module canonical = torch_pt2e::passes::canonicalize_for_annotation(model);
+  FileCheck().check("aten::conv2d")->check("aten::dim")->run(*canonical.get_method("forward").graph());
+  const at::Tensor x = at::randn({2, 3, 6, 6});
+  EXPECT_TRUE(at::equal(canonical.forward({x}).toTensor(), model.forward({x}).toTensor()));
 }
 
 }  // namespace

@@ -222,6 +222,80 @@ void fold_attributes(Module& module, bool fold_training) {
   eliminate_dead_code(graph);
 }
 
+// Inlines the calls forward makes on its own module (`self._forward_impl(x)`),
+// recursively, with the callees' graphs as written. Forward's own code is
+// canonicalized as written, so the methods it calls on self are treated the
+// same way; calls into submodules are left to torch::jit::Inline, which
+// inlines their optimized graphs. LibTorch's optimized graph of such a method
+// would inline and preoptimize (peephole with alias analysis, constant
+// propagation, pooling) everything beneath it again, a second time over the
+// whole network for models like torchvision's ResNet (forward calls
+// _forward_impl): ~15 ms of a first ResNet-50 canonicalize, never reused.
+void inline_own_methods(Graph& graph) {
+  Value* self = graph.inputs().empty() ? nullptr : graph.inputs()[0];
+  if (self == nullptr || !self->type()->cast<c10::ClassType>()) return;
+  std::vector<torch::jit::Block*> blocks = {graph.block()};
+  while (!blocks.empty()) {
+    torch::jit::Block* block = blocks.back();
+    blocks.pop_back();
+    for (Node* node = block->nodes().front(); node != block->return_node();) {
+      Node* next = node->next();
+      torch::jit::GraphFunction* callee = nullptr;
+      if (node->kind() == c10::prim::CallMethod && node->input(0) == self) {
+        callee = torch::jit::tryToGraphFunction(self->type()->expectRef<c10::ClassType>().getMethod(node->s(c10::attr::name)));
+      }
+      if (callee != nullptr) {
+        // The callee's nodes land before `next`; they are scanned next.
+        Node* before = node->prev();
+        torch::jit::inlineCallTo(node, callee, callee->graph().get());
+        next = before->next();
+      } else {
+        for (torch::jit::Block* nested : node->blocks()) blocks.push_back(nested);
+      }
+      node = next;
+    }
+  }
+}
+
+// Whether some node may write into `value` or into a view of it: a user
+// whose schema gives that argument alias information (an in-place op, or a
+// view whose writes would reach it), or one without a schema.
+bool may_be_written(const Value* value) {
+  for (const torch::jit::Use& use : value->uses()) {
+    const c10::FunctionSchema* schema = use.user->maybeSchema();
+    if (schema == nullptr) return true;
+    if (use.offset >= schema->arguments().size()) return true;  // vararg
+    if (schema->arguments()[use.offset].alias_info() != nullptr) return true;
+  }
+  return false;
+}
+
+// x.dim() of a convolution's output becomes its rank (3, 4, 5 for conv1d,
+// 2d, 3d), as LibTorch's alias-sensitive peephole does inside the optimized
+// graphs Inline uses. Batch norm's input check reads it, and a second use of
+// the convolution's output keeps the batch norm from folding into it. Here it
+// also reaches forward's own code and the methods forward calls on its
+// module, whose graphs are inlined as written: before, `self.bn(self.conv(x))`
+// written in a top-level forward kept its batch norm. Like LibTorch, only
+// where nothing writes into the output (a resize_ could change the rank).
+void fold_convolution_ranks(std::shared_ptr<Graph> graph) {
+  for (torch::jit::DepthFirstGraphNodeIterator it(graph); Node* node = it.next();) {
+    int64_t rank = 0;
+    if (node->kind() == c10::aten::conv1d) rank = 3;
+    if (node->kind() == c10::aten::conv2d) rank = 4;
+    if (node->kind() == c10::aten::conv3d) rank = 5;
+    if (rank == 0 || may_be_written(node->output())) continue;
+    std::vector<Node*> dims;
+    for (const torch::jit::Use& use : node->output()->uses()) {
+      if (use.user->kind() == c10::aten::dim) dims.push_back(use.user);
+    }
+    for (Node* dim : dims) {
+      torch::jit::WithInsertPoint guard(dim);
+      dim->output()->replaceAllUsesWith(graph->insertConstant(rank));
+    }
+  }
+}
+
 // A clone of `module` whose forward is `module`'s forward with every call
 // inlined (torch::jit::Inline). The inlining runs on a copy of the original's
 // graph, so it inlines the original classes' methods: Inline uses each
@@ -241,7 +315,9 @@ Module clone_with_inlined_forward(const Module& module) {
   auto graph = torch::jit::toGraphFunction(forward).graph()->copy();
   {
     PassTimer inline_timer("canonicalize: Inline");
+    inline_own_methods(*graph);
     torch::jit::Inline(*graph);
+    fold_convolution_ranks(graph);
   }
   jit::add_cloned_method(clone, forward, std::move(graph), classes);
   return clone;

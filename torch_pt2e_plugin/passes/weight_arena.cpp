@@ -125,7 +125,8 @@ void WeightArena::populate(char* data, size_t bytes) {
       return;
     }
     // One huge page at a time, so that a stall is seen after one of them.
-    char* const step_end = std::min(end, chunk_->base + round_up(static_cast<size_t>(begin - chunk_->base) + 1, kHugePage));
+    const size_t offset = static_cast<size_t>(begin - chunk_->base);
+    char* const step_end = std::min(end, chunk_->base + round_up(offset + 1, kHugePage));
     const double start = thread_cpu_ms();
     madvise(begin, static_cast<size_t>(step_end - begin), MADV_POPULATE_WRITE);
     timed_ms_ += thread_cpu_ms() - start;

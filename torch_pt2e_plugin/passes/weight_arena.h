@@ -25,8 +25,9 @@
 // taken as the rest being slow. The next arena (the next prepare) tries huge
 // pages again. (Session 17 judged 16 MiB windows in wall time, so that a
 // preemption would not pass for a stall; a stall then cost ~35 ms before the
-// switch, and a 96 MiB populate in the slow state took ~65 ms. Judged per huge
-// page in CPU time it takes 20-46 ms; small pages alone, 34-38 ms.)
+// switch. Populating 96 MiB in fresh processes that met idle free memory
+// took 20-46 ms judged per huge page, 60-210 ms in huge pages throughout and
+// 34-38 ms in small pages alone; BENCHMARKS.md, session 18.)
 #pragma once
 
 #include <cstddef>

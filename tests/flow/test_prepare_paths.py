@@ -80,3 +80,49 @@ def test_input_module_is_untouched():
     assert all(torch.equal(state[k], before_state[k]) for k in state)
     with torch.no_grad():
         assert torch.equal(model(example), expected)
+
+
+class ConvBnEverywhere(torch.nn.Module):
+    """conv + batch norm pairs inside a Sequential, a Sequential nested in it,
+    written directly in forward, and in a helper method forward calls on its
+    own module."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+            torch.nn.Sequential(torch.nn.Conv2d(8, 8, 1), torch.nn.BatchNorm2d(8)))
+        self.conv = torch.nn.Conv2d(8, 4, 1)
+        self.bn = torch.nn.BatchNorm2d(4)
+        self.conv2 = torch.nn.Conv2d(8, 8, 1)
+        self.bn2 = torch.nn.BatchNorm2d(8)
+
+    def forward(self, x):
+        x = self.bn2(self.conv2(self.features(x)))
+        return self._head(x)
+
+    def _head(self, x):
+        return self.bn(self.conv(x))
+
+
+@pytest.mark.parametrize("how", CAPTURES)
+def test_every_conv_batch_norm_pair_folds(how):
+    """Each batch norm folds into its conv wherever the pair is written: the
+    batch norm's input check (x.dim() of the conv output) is folded too.
+    Before session 18 a pair written in a scripted forward kept its batch norm."""
+    torch.manual_seed(0)
+    model = ConvBnEverywhere().train()
+    with torch.no_grad():  # statistics from data (random init leaves mean 0 / var 1)
+        for _ in range(2):
+            model(torch.randn(4, 3, 12, 12))
+    model.eval()
+    example = torch.randn(2, 3, 12, 12)
+    prepared = prepare_pt2e(capture(model, how, (example,)), quantizer(True))
+    kinds = node_kinds(prepared)
+    assert "aten::batch_norm" not in kinds
+    assert "aten::dim" not in kinds
+    assert kinds.count("aten::conv2d") == 4
+    with torch.no_grad():
+        expected = model(example)
+        # Observers pass values through: the prepared model computes the float model.
+        torch.testing.assert_close(prepared(example), expected, rtol=1e-4, atol=1e-5)

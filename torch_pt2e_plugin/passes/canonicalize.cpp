@@ -222,16 +222,32 @@ void fold_attributes(Module& module, bool fold_training) {
   eliminate_dead_code(graph);
 }
 
-// Inlines the calls forward makes on its own module (`self._forward_impl(x)`),
-// recursively, with the callees' graphs as written. Forward's own code is
-// canonicalized as written, so the methods it calls on self are treated the
-// same way; calls into submodules are left to torch::jit::Inline, which
-// inlines their optimized graphs. LibTorch's optimized graph of such a method
-// would inline and preoptimize (peephole with alias analysis, constant
-// propagation, pooling) everything beneath it again, a second time over the
-// whole network for models like torchvision's ResNet (forward calls
-// _forward_impl): ~15 ms of a first ResNet-50 canonicalize, never reused.
-void inline_own_methods(Graph& graph) {
+// torch.nn.Sequential (not a subclass: those may add code): its forward is
+// calls of its children, one after another, and nothing else.
+bool is_plain_sequential(const Value* receiver) {
+  const auto type = receiver->type()->cast<c10::ClassType>();
+  if (!type || !type->name()) return false;
+  const c10::QualifiedName& name = *type->name();
+  // Scripting mangles the names of a class's further types
+  // (torch.nn.modules.container.___torch_mangle_6.Sequential).
+  return name.name() == "Sequential" && name.prefix().rfind("__torch__.torch.nn.modules.container", 0) == 0;
+}
+
+// Inlines the calls forward makes on its own module (`self._forward_impl(x)`)
+// and on torch.nn.Sequential containers, recursively, with the callees'
+// graphs as written. Forward's own code is canonicalized as written, so the
+// methods it calls on self are treated the same way; a Sequential's forward
+// only calls its children. Other calls are left to torch::jit::Inline, which
+// inlines the callees' optimized graphs. LibTorch's optimized graph of a
+// method that calls submodules inlines and preoptimizes (peephole with alias
+// analysis, constant propagation, pooling) everything beneath it once more,
+// and nothing reuses it: for a first ResNet-50 canonicalize ~11 ms for
+// _forward_impl (the whole network a second time) and ~7 ms for its four
+// Sequential layers. What those optimizations did across the children is
+// redone on the whole graph (fold_convolution_ranks, constant propagation and
+// pooling); the canonical graphs of 20 torchvision models came out the same
+// but for the order of constants (BENCHMARKS.md, session 18).
+void inline_as_written(Graph& graph) {
   Value* self = graph.inputs().empty() ? nullptr : graph.inputs()[0];
   if (self == nullptr || !self->type()->cast<c10::ClassType>()) return;
   std::vector<torch::jit::Block*> blocks = {graph.block()};
@@ -241,9 +257,9 @@ void inline_own_methods(Graph& graph) {
     for (Node* node = block->nodes().front(); node != block->return_node();) {
       Node* next = node->next();
       torch::jit::GraphFunction* callee = nullptr;
-      if (node->kind() == c10::prim::CallMethod && node->input(0) == self) {
-        torch::jit::Function& method = self->type()->expectRef<c10::ClassType>().getMethod(node->s(c10::attr::name));
-        callee = torch::jit::tryToGraphFunction(method);
+      if (node->kind() == c10::prim::CallMethod && (node->input(0) == self || is_plain_sequential(node->input(0)))) {
+        const auto& receiver = node->input(0)->type()->expectRef<c10::ClassType>();
+        callee = torch::jit::tryToGraphFunction(receiver.getMethod(node->s(c10::attr::name)));
       }
       if (callee != nullptr) {
         // The callee's nodes land before `next`; they are scanned next.
@@ -318,7 +334,7 @@ Module clone_with_inlined_forward(const Module& module) {
   auto graph = torch::jit::toGraphFunction(forward).graph()->copy();
   {
     PassTimer inline_timer("canonicalize: Inline");
-    inline_own_methods(*graph);
+    inline_as_written(*graph);
     torch::jit::Inline(*graph);
     fold_convolution_ranks(graph);
   }

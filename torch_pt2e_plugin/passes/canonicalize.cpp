@@ -245,8 +245,11 @@ bool is_plain_sequential(const Value* receiver) {
 // _forward_impl (the whole network a second time) and ~7 ms for its four
 // Sequential layers. What those optimizations did across the children is
 // redone on the whole graph (fold_convolution_ranks, constant propagation and
-// pooling); the canonical graphs of 20 torchvision models came out the same
-// but for the order of constants (BENCHMARKS.md, session 18).
+// pooling). On 20 torchvision models (BENCHMARKS.md, session 18) Sequentials
+// inlined as written changed only where constants sit; own methods inlined
+// as written left a few checks and concatenations LibTorch's peephole had
+// rewritten (one more len() check in mobilenet_v2, two cats inception_v3 no
+// longer merges), as in forward's own code.
 void inline_as_written(Graph& graph) {
   Value* self = graph.inputs().empty() ? nullptr : graph.inputs()[0];
   if (self == nullptr || !self->type()->cast<c10::ClassType>()) return;

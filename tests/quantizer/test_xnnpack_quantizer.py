@@ -151,6 +151,37 @@ def test_module_name_of_a_nested_module(how):
     assert weight_specs(view) == [None, PER_CHANNEL.weight, None, None]
 
 
+class Nested(torch.nn.Module):
+    """Linears reached through a helper method and nested Sequentials: the
+    canonical form inlines each call from the outside in, and every inlined
+    node's call stack must still name all the modules above it."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = torch.nn.Sequential(Block(), torch.nn.Sequential(torch.nn.Linear(4, 4), Block()))
+        self.head = torch.nn.Linear(4, 4)
+
+    def body(self, x):
+        return self.head(self.features(x))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+@pytest.mark.parametrize("how", CAPTURES)
+@pytest.mark.parametrize("name, annotated", [("features", [True, True, True, False]),
+                                             ("features.0.linear", [True, False, False, False]),
+                                             ("features.1", [False, True, True, False]),
+                                             ("features.1.0", [False, True, False, False]),
+                                             ("features.1.1.linear", [False, False, True, False]),
+                                             ("head", [False, False, False, True])])
+def test_module_name_through_helper_methods_and_sequentials(how, name, annotated):
+    quantizer = XNNPACKQuantizer().set_module_name(name, PER_CHANNEL)
+    view = annotated_view(Nested(), (torch.randn(2, 4),), quantizer, how)
+    linears = ops(view, aten.linear.default)
+    assert [is_annotated(node) for node in linears] == annotated
+
+
 @pytest.mark.parametrize("how", CAPTURES)
 @pytest.mark.parametrize("operator", [torch.ops.aten.conv2d.default, torch.ops.aten.conv2d, "aten::conv2d"])
 def test_operator_type_spellings(how, operator):

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/ir/ir_views.h>
 #include <torch/csrc/jit/passes/constant_propagation.h>
 #include <torch/csrc/jit/passes/fuse_linear.h>
 #include <torch/csrc/jit/passes/inliner.h>
@@ -222,53 +224,80 @@ void fold_attributes(Module& module, bool fold_training) {
   eliminate_dead_code(graph);
 }
 
-// torch.nn.Sequential (not a subclass: those may add code): its forward is
-// calls of its children, one after another, and nothing else.
-bool is_plain_sequential(const Value* receiver) {
-  const auto type = receiver->type()->cast<c10::ClassType>();
-  if (!type || !type->name()) return false;
-  const c10::QualifiedName& name = *type->name();
-  // Scripting mangles the names of a class's further types
-  // (torch.nn.modules.container.___torch_mangle_6.Sequential).
-  return name.name() == "Sequential" && name.prefix().rfind("__torch__.torch.nn.modules.container", 0) == 0;
+// Inlines every method call (prim::CallMethod) with the callee's graph as
+// written, recursively; function calls (prim::CallFunction: torch.nn.functional
+// helpers) are left to torch::jit::Inline. Inline would use each method's
+// LibTorch-optimized graph, which LibTorch makes once per method on first use:
+// that method's own calls inlined and then peephole (with alias analysis),
+// constant propagation and pooling, so a method that calls submodules has
+// everything beneath it inlined and optimized once more. Nothing reuses that
+// work: the canonical graph is optimized as a whole afterwards. A first
+// ResNet-50 canonicalize spent 30.5 ms in Inline with optimized graphs
+// throughout, 14 ms with its own methods and Sequentials inlined as written
+// (session 18) and ~4 ms with every method inlined as written. What the
+// optimized graphs had done is redone on the whole graph, in linear time:
+// fold_inlined_checks (LibTorch's peephole rules that apply), conv ranks,
+// constant propagation, pooling. On 20 torchvision models (BENCHMARKS.md,
+// session 19) the canonical graphs are the same nodes as before except that
+// inception_v3 keeps a cat of a cat unmerged (as torch.export records it;
+// LibTorch's CombineConcats merged them inside InceptionE.forward) and
+// densenet121 and mobilenet_v2 lose one more len() check.
+// `outer` (the call stack of the call just inlined) put in front of the call
+// stacks of the nodes in [first, end) and of their blocks' nodes.
+// torch::jit::inlineCallTo starts the inlined nodes' stacks at the call it
+// replaces, as Inline's bottom-up order needs; top-down, the replaced call
+// was itself inlined, and its stack names the modules above it (what
+// module_stack reads for module-name and module-type filters).
+void prepend_call_stack(Node* first, Node* end, const torch::jit::InlinedCallStackPtr& outer) {
+  using torch::jit::InlinedCallStack;
+  using torch::jit::InlinedCallStackPtr;
+  std::vector<InlinedCallStackPtr> frames;  // outer's entries, outermost first
+  for (c10::optional<InlinedCallStackPtr> at = outer; at; at = (*at)->callee()) frames.push_back(*at);
+  // One new chain per distinct inner stack.
+  std::unordered_map<InlinedCallStack*, InlinedCallStackPtr> joined;
+  auto join = [&](const InlinedCallStackPtr& inner) {
+    auto& chain = joined[inner.get()];
+    if (!chain) {
+      chain = inner;
+      for (auto frame = frames.rbegin(); frame != frames.rend(); ++frame) {
+        chain = c10::make_intrusive<InlinedCallStack>(chain, (*frame)->function(), (*frame)->source_range(),
+                                                      (*frame)->module_instance());
+      }
+    }
+    return chain;
+  };
+  std::vector<Node*> pending;
+  for (Node* node = first; node != end; node = node->next()) pending.push_back(node);
+  while (!pending.empty()) {
+    Node* node = pending.back();
+    pending.pop_back();
+    if (const auto stack = node->callstack()) node->setCallStack(join(*stack));
+    for (torch::jit::Block* block : node->blocks()) {
+      for (Node* nested : block->nodes()) pending.push_back(nested);
+    }
+  }
 }
 
-// Inlines the calls forward makes on its own module (`self._forward_impl(x)`)
-// and on torch.nn.Sequential containers, recursively, with the callees'
-// graphs as written. Forward's own code is canonicalized as written, so the
-// methods it calls on self are treated the same way; a Sequential's forward
-// only calls its children. Other calls are left to torch::jit::Inline, which
-// inlines the callees' optimized graphs. LibTorch's optimized graph of a
-// method that calls submodules inlines and preoptimizes (peephole with alias
-// analysis, constant propagation, pooling) everything beneath it once more,
-// and nothing reuses it: for a first ResNet-50 canonicalize ~11 ms for
-// _forward_impl (the whole network a second time) and ~7 ms for its four
-// Sequential layers. What those optimizations did across the children is
-// redone on the whole graph (fold_convolution_ranks, constant propagation and
-// pooling). On 20 torchvision models (BENCHMARKS.md, session 18) Sequentials
-// inlined as written changed only where constants sit; own methods inlined
-// as written left a few checks and concatenations LibTorch's peephole had
-// rewritten (one more len() check in mobilenet_v2, two cats inception_v3 no
-// longer merges), as in forward's own code.
 void inline_as_written(Graph& graph) {
-  Value* self = graph.inputs().empty() ? nullptr : graph.inputs()[0];
-  if (self == nullptr || !self->type()->cast<c10::ClassType>()) return;
   std::vector<torch::jit::Block*> blocks = {graph.block()};
   while (!blocks.empty()) {
     torch::jit::Block* block = blocks.back();
     blocks.pop_back();
     for (Node* node = block->nodes().front(); node != block->return_node();) {
       Node* next = node->next();
+      Node* const after = next;
       torch::jit::GraphFunction* callee = nullptr;
-      if (node->kind() == c10::prim::CallMethod && (node->input(0) == self || is_plain_sequential(node->input(0)))) {
-        const auto& receiver = node->input(0)->type()->expectRef<c10::ClassType>();
-        callee = torch::jit::tryToGraphFunction(receiver.getMethod(node->s(c10::attr::name)));
-      }
+      // Calls through a module interface stay calls, as Inline leaves them.
+      const auto receiver = node->kind() == c10::prim::CallMethod ? node->input(0)->type()->cast<c10::ClassType>()
+                                                                    : nullptr;
+      if (receiver) callee = torch::jit::tryToGraphFunction(receiver->getMethod(node->s(c10::attr::name)));
       if (callee != nullptr) {
         // The callee's nodes land before `next`; they are scanned next.
         Node* before = node->prev();
+        const auto outer = node->callstack();
         torch::jit::inlineCallTo(node, callee, callee->graph().get());
         next = before->next();
+        if (outer) prepend_call_stack(next, after, *outer);
       } else {
         for (torch::jit::Block* nested : node->blocks()) blocks.push_back(nested);
       }
@@ -290,6 +319,57 @@ bool may_be_written(const Value* value) {
     if (schema->arguments()[use.offset].alias_info() != nullptr) return true;
   }
   return false;
+}
+
+// The rules of LibTorch's peephole pass that methods inlined as written need
+// (inline_as_written), nested blocks included:
+// - prim::unchecked_cast of a value already of the cast's type is the value;
+// - a bool output of prim::If that is true in the then-branch and false in
+//   the else-branch is the condition (`x and True`);
+// - len() of a list built in the graph (prim::ListConstruct) is its length
+//   where nothing writes into the list;
+// - `x is None` / `x is not None` is decided when x's type cannot hold None
+//   (a tensor attribute read as Tensor) or is None itself.
+void fold_inlined_checks(std::shared_ptr<Graph> graph) {
+  for (torch::jit::DepthFirstGraphNodeIterator it(graph); Node* node = it.next();) {
+    if (node->kind() == c10::prim::unchecked_cast) {
+      if (node->input()->type()->isSubtypeOf(*node->output()->type())) node->output()->replaceAllUsesWith(node->input());
+      continue;
+    }
+    if (node->kind() == c10::prim::If) {
+      torch::jit::IfView view(node);
+      for (size_t i = 0; i < node->outputs().size(); ++i) {
+        if (node->output(i)->type()->kind() != c10::TypeKind::BoolType) continue;
+        const auto then_value = torch::jit::constant_as<bool>(view.thenOutputs()[i]);
+        const auto else_value = torch::jit::constant_as<bool>(view.elseOutputs()[i]);
+        if (then_value && *then_value && else_value && !*else_value) node->output(i)->replaceAllUsesWith(view.cond());
+      }
+      continue;
+    }
+    if (node->kind() == c10::aten::len && node->input()->node()->kind() == c10::prim::ListConstruct &&
+        !may_be_written(node->input())) {
+      torch::jit::WithInsertPoint guard(node);
+      node->output()->replaceAllUsesWith(
+          graph->insertConstant(static_cast<int64_t>(node->input()->node()->inputs().size())));
+      continue;
+    }
+    if (node->kind() != c10::aten::__is__ && node->kind() != c10::aten::__isnot__) continue;
+    const auto is_none = [](Value* v) { return v->type()->kind() == c10::TypeKind::NoneType; };
+    const auto never_none = [](Value* v) {
+      const auto kind = v->type()->kind();
+      return kind != c10::TypeKind::NoneType && kind != c10::TypeKind::OptionalType &&
+             kind != c10::TypeKind::UnionType && kind != c10::TypeKind::AnyType;
+    };
+    Value* a = node->input(0);
+    Value* b = node->input(1);
+    c10::optional<bool> same;
+    if (is_none(a) && is_none(b)) same = true;
+    if ((is_none(a) && never_none(b)) || (is_none(b) && never_none(a))) same = false;
+    if (!same) continue;
+    torch::jit::WithInsertPoint guard(node);
+    const bool result = node->kind() == c10::aten::__is__ ? *same : !*same;
+    node->output()->replaceAllUsesWith(graph->insertConstant(result));
+  }
 }
 
 // x.dim() of a convolution's output becomes its rank (3, 4, 5 for conv1d,
@@ -339,6 +419,7 @@ Module clone_with_inlined_forward(const Module& module) {
     PassTimer inline_timer("canonicalize: Inline");
     inline_as_written(*graph);
     torch::jit::Inline(*graph);
+    fold_inlined_checks(graph);
     fold_convolution_ranks(graph);
   }
   jit::add_cloned_method(clone, forward, std::move(graph), classes);

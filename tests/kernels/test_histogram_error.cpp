@@ -100,10 +100,30 @@ TEST(HistogramErrorLoops, RemainderMatchesStdFmod) {
 }
 
 TEST(HistogramErrorLoops, FloorDivideMatchesDefault) {
-  const std::vector<float> a = hard_values();
+  std::vector<float> a = hard_values();
+  std::vector<float> divisors = hard_values();
+  // Random divisors, and dividends at exact multiples of random divisors and
+  // one ulp either side (quotients up to 2^29): where a truncated quotient
+  // that is off by one rounding lands on the wrong integer.
+  std::mt19937 gen(7);
+  std::uniform_int_distribution<uint32_t> any_bits;
+  std::uniform_int_distribution<int> exponent(-40, 40), multiple(0, 1 << 29);
+  for (int k = 0; k < 200; ++k) {
+    const float d = std::ldexp(1.0f + static_cast<float>(any_bits(gen) % (1 << 23)) / float(1 << 23), exponent(gen));
+    divisors.push_back(any_bits(gen) % 2 ? d : -d);
+    divisors.push_back(float_of(any_bits(gen)));
+  }
+  for (int k = 0; k < 2000; ++k) {
+    const float d = std::ldexp(1.0f + static_cast<float>(any_bits(gen) % 1024) / 1024.0f, exponent(gen));
+    const float x = static_cast<float>(multiple(gen) >> (any_bits(gen) % 30)) * d;
+    for (float dividend : {x, -x, std::nextafter(x, 0.0f), std::nextafter(x, kInf), std::nextafter(-x, -kInf)}) {
+      a.push_back(dividend);
+    }
+    a.push_back(float_of(any_bits(gen)));
+  }
   const auto& reference = cpu::histogram_error_loops_default();
   std::vector<float> want(a.size()), got(a.size());
-  for (float b : hard_values()) {
+  for (float b : divisors) {
     reference.floor_divide_run(a.data(), b, static_cast<int64_t>(a.size()), want.data());
     for (const auto* loops : vector_variants()) {
       loops->floor_divide_run(a.data(), b, static_cast<int64_t>(a.size()), got.data());

@@ -3,7 +3,9 @@
 // values as ordinary memory.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -80,17 +82,32 @@ TEST(WeightArena, EmptyAndOtherDtypes) {
   EXPECT_THROW(arena.empty({-1}, at::kFloat), c10::Error);
 }
 
+// The arena path scales each channel's rows itself (with streaming stores
+// from 16-byte boundaries): the same bits as at::mul's broadcast, for rows
+// of any length and alignment (conv1d/2d/3d, odd kernels, one channel),
+// transposed weights (channels in dimension 1) and subnormal or huge products.
 TEST(WeightArena, ConvBnFoldGivesTheSameBitsAsOrdinaryMemory) {
+  const std::vector<std::vector<int64_t>> shapes = {{64, 32, 3, 3}, {64, 3, 5, 5},  {16, 3, 7},
+                                                    {8, 5, 3, 3, 3}, {1, 1, 1, 1}, {64, 1, 3, 3}};
   for (const bool transpose : {false, true}) {
-    const at::Tensor weight = transpose ? at::randn({32, 64, 3, 3}) : at::randn({64, 32, 3, 3});
-    const at::Tensor bias = at::randn({64});
-    const at::Tensor mean = at::randn({64}), var = at::rand({64}) + 0.1, gamma = at::randn({64}), beta = at::randn({64});
-    WeightArena arena;
-    const auto plain = fuse_conv_bn_weights(weight, bias, mean, var, 1e-5, gamma, beta, transpose);
-    const auto packed = fuse_conv_bn_weights(weight, bias, mean, var, 1e-5, gamma, beta, transpose, &arena);
-    EXPECT_TRUE(at::equal(plain.first, packed.first)) << "transpose=" << transpose;
-    EXPECT_TRUE(at::equal(plain.second, packed.second));
-    EXPECT_EQ(plain.first.strides(), packed.first.strides());
+    for (std::vector<int64_t> shape : shapes) {
+      if (transpose) std::swap(shape[0], shape[1]);
+      const int64_t channels = shape[transpose ? 1 : 0];
+      at::Tensor weight = at::randn(shape);
+      // Subnormal, huge and signed-zero weights among the random ones.
+      const at::Tensor specials = at::tensor({1e-39f, -3e-38f, 3e38f, -0.0f, 1e-45f});
+      const int64_t n = std::min<int64_t>(specials.numel(), weight.numel());
+      weight.view({-1}).slice(0, 0, n).copy_(specials.slice(0, 0, n));
+      const at::Tensor bias = at::randn({channels});
+      const at::Tensor mean = at::randn({channels}), var = at::rand({channels}) + 0.1;
+      const at::Tensor gamma = at::randn({channels}) * 4, beta = at::randn({channels});
+      WeightArena arena;
+      const auto plain = fuse_conv_bn_weights(weight, bias, mean, var, 1e-5, gamma, beta, transpose);
+      const auto packed = fuse_conv_bn_weights(weight, bias, mean, var, 1e-5, gamma, beta, transpose, &arena);
+      EXPECT_TRUE(at::equal(plain.first, packed.first)) << "transpose=" << transpose << " shape " << weight.sizes();
+      EXPECT_TRUE(at::equal(plain.second, packed.second));
+      EXPECT_EQ(plain.first.strides(), packed.first.strides());
+    }
   }
   // Channels-last and double weights take the ordinary path, layout and dtype kept.
   WeightArena arena;

@@ -399,16 +399,13 @@ void fold_convolution_ranks(std::shared_ptr<Graph> graph) {
 }
 
 // A clone of `module` whose forward is `module`'s forward with every call
-// inlined (torch::jit::Inline). The inlining runs on a copy of the original's
-// graph, so it inlines the original classes' methods: Inline uses each
-// callee's optimized graph (its own calls inlined, then peephole with alias
-// analysis, constant propagation and pooling, about two thirds of Inline's
-// time), which LibTorch computes once per function and keeps on it. The
-// original's functions have it from any earlier run or prepare of the model;
-// the clone's new functions never would. Only then is the graph retyped to the
-// clone's classes. The inlined nodes' call stacks name the original classes
-// and functions, which live as long as their compilation unit: the clone's
-// own unit keeps it alive (jit::clone_module).
+// inlined: method calls as written (inline_as_written), function calls by
+// torch::jit::Inline with their optimized graphs, which LibTorch keeps on the
+// function for the process. The inlining runs on a copy of the original's
+// graph, with the original classes' methods; only then is the graph retyped
+// to the clone's classes. The inlined nodes' call stacks name the original
+// classes and functions, which live as long as their compilation unit: the
+// clone's own unit keeps it alive (jit::clone_module).
 Module clone_with_inlined_forward(const Module& module) {
   PassTimer timer("canonicalize: clone");
   jit::ClassClones classes;

@@ -182,6 +182,33 @@ def test_module_name_through_helper_methods_and_sequentials(how, name, annotated
     assert [is_annotated(node) for node in linears] == annotated
 
 
+class Pooled(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.head = torch.nn.Sequential(torch.nn.Conv2d(4, 4, 1), torch.nn.AdaptiveAvgPool2d(1))
+
+    def forward(self, x):
+        return self.head(self.conv(x)).flatten(1)
+
+
+@pytest.mark.parametrize("how", CAPTURES)
+def test_inlined_calls_keep_the_module_stack(how):
+    """Conv2d.forward calls self._conv_forward, a method of its own module;
+    AdaptiveAvgPool2d.forward calls F.adaptive_avg_pool2d, a scripted
+    function. Each op belongs to the module whose forward it is in, with the
+    modules above it, so module type and name filters reach it."""
+    view = canonical_view(Pooled(), (torch.randn(1, 3, 8, 8),), how)
+    convs = ops(view, aten.conv2d.default)
+    assert [list(node.meta["nn_module_stack"]) for node in convs] == [["conv"], ["head", "head.0"]]
+    pool = op(view, aten.adaptive_avg_pool2d.default)
+    assert list(pool.meta["nn_module_stack"]) == ["head", "head.1"]
+    quantizer = XNNPACKQuantizer().set_module_type(torch.nn.AdaptiveAvgPool2d, PER_TENSOR)
+    view = annotated_view(Pooled(), (torch.randn(1, 3, 8, 8),), quantizer, how)
+    assert is_annotated(op(view, aten.adaptive_avg_pool2d.default))
+    assert not any(is_annotated(node) for node in ops(view, aten.conv2d.default))
+
+
 @pytest.mark.parametrize("how", CAPTURES)
 @pytest.mark.parametrize("operator", [torch.ops.aten.conv2d.default, torch.ops.aten.conv2d, "aten::conv2d"])
 def test_operator_type_spellings(how, operator):

@@ -225,8 +225,10 @@ void fold_attributes(Module& module, bool fold_training) {
 }
 
 // Inlines every method call (prim::CallMethod) with the callee's graph as
-// written, recursively; function calls (prim::CallFunction: torch.nn.functional
-// helpers) are left to torch::jit::Inline. Inline would use each method's
+// written, and every function call (prim::CallFunction: torch.nn.functional
+// helpers) with the function's optimized graph as torch::jit::Inline would,
+// outside in, each inlined node's call stack starting with the stack of the
+// call it came from (restack). Inline would use each method's
 // LibTorch-optimized graph, which LibTorch makes once per method on first use:
 // that method's own calls inlined and then peephole (with alias analysis),
 // constant propagation and pooling, so a method that calls submodules has
@@ -242,27 +244,51 @@ void fold_attributes(Module& module, bool fold_training) {
 // inception_v3 keeps a cat of a cat unmerged (as torch.export records it;
 // LibTorch's CombineConcats merged them inside InceptionE.forward) and
 // densenet121 and mobilenet_v2 lose one more len() check.
-// `outer` (the call stack of the call just inlined) put in front of the call
-// stacks of the nodes in [first, end) and of their blocks' nodes.
-// torch::jit::inlineCallTo starts the inlined nodes' stacks at the call it
-// replaces, as Inline's bottom-up order needs; top-down, the replaced call
-// was itself inlined, and its stack names the modules above it (what
-// module_stack reads for module-name and module-type filters).
-void prepend_call_stack(Node* first, Node* end, const torch::jit::InlinedCallStackPtr& outer) {
-  using torch::jit::InlinedCallStack;
-  using torch::jit::InlinedCallStackPtr;
+using torch::jit::InlinedCallStack;
+using torch::jit::InlinedCallStackPtr;
+
+// The last (innermost) frame of a call stack.
+const InlinedCallStack* innermost_frame(const InlinedCallStackPtr& stack) {
+  const InlinedCallStack* frame = stack.get();
+  while (const auto callee = frame->callee()) frame = callee->get();
+  return frame;
+}
+
+// Fixes the call stacks of the nodes in [first, end) and in their blocks,
+// which torch::jit::inlineCallTo just inlined for one call: each starts with
+// the frame inlineCallTo made for that call. inlineCallTo works for Inline's
+// bottom-up order; outside in, two things differ:
+// - The replaced call was itself inlined, and its own stack (`outer`), which
+//   names the modules above it, goes in front (module_stack reads the whole
+//   stack for module-name and module-type filters).
+// - A method calling another method on its own module (Conv2d.forward's
+//   self._conv_forward) had `self` as its receiver, which inlineCallTo names
+//   "SELF" (module_stack skips it); inlined, the receiver is the caller's
+//   prim::GetAttr, whose name would count the module twice ("conv.conv").
+//   With `self_call`, the frame names no module instance, which module_stack
+//   skips as it skips "SELF" (LibTorch does not export ModuleInstanceInfo's
+//   constructor, so the name itself cannot be made here).
+// Returns the frame the inlined nodes' stacks now end with when the callee's
+// graph had no call stacks of its own (a method's graph as written), else null.
+InlinedCallStackPtr restack(Node* first, Node* end, const c10::optional<InlinedCallStackPtr>& outer,
+                           bool self_call) {
   std::vector<InlinedCallStackPtr> frames;  // outer's entries, outermost first
   for (c10::optional<InlinedCallStackPtr> at = outer; at; at = (*at)->callee()) frames.push_back(*at);
-  // One new chain per distinct inner stack.
-  std::unordered_map<InlinedCallStack*, InlinedCallStackPtr> joined;
-  auto join = [&](const InlinedCallStackPtr& inner) {
-    auto& chain = joined[inner.get()];
-    if (!chain) {
-      chain = inner;
-      for (auto frame = frames.rbegin(); frame != frames.rend(); ++frame) {
-        chain = c10::make_intrusive<InlinedCallStack>(chain, (*frame)->function(), (*frame)->source_range(),
-                                                      (*frame)->module_instance());
-      }
+  // One new chain per distinct stack.
+  std::unordered_map<InlinedCallStack*, InlinedCallStackPtr> rebuilt;
+  InlinedCallStackPtr body_frame;
+  auto rebuild = [&](const InlinedCallStackPtr& stack) {
+    InlinedCallStackPtr& chain = rebuilt[stack.get()];
+    if (chain) return chain;
+    chain = stack;
+    if (self_call && stack->module_instance()) {
+      chain = c10::make_intrusive<InlinedCallStack>(stack->function(), stack->source_range());
+      if (const auto callee = stack->callee()) chain->setCallee(*callee);
+    }
+    if (!stack->callee()) body_frame = chain;
+    for (auto frame = frames.rbegin(); frame != frames.rend(); ++frame) {
+      chain = c10::make_intrusive<InlinedCallStack>(chain, (*frame)->function(), (*frame)->source_range(),
+                                                    (*frame)->module_instance());
     }
     return chain;
   };
@@ -271,14 +297,20 @@ void prepend_call_stack(Node* first, Node* end, const torch::jit::InlinedCallSta
   while (!pending.empty()) {
     Node* node = pending.back();
     pending.pop_back();
-    if (const auto stack = node->callstack()) node->setCallStack(join(*stack));
+    if (const auto stack = node->callstack()) node->setCallStack(rebuild(*stack));
     for (torch::jit::Block* block : node->blocks()) {
       for (Node* nested : block->nodes()) pending.push_back(nested);
     }
   }
+  return rebuilt.size() == 1 ? body_frame : InlinedCallStackPtr();
 }
 
 void inline_as_written(Graph& graph) {
+  // The receiver of each method call inlined, by the frame its inlined body's
+  // call stacks end with: a call in that body on the same receiver is a call
+  // on its own module.
+  // (The frames are kept alive here, so that no other frame takes an address.)
+  std::unordered_map<const InlinedCallStack*, std::pair<InlinedCallStackPtr, const Value*>> receivers;
   std::vector<torch::jit::Block*> blocks = {graph.block()};
   while (!blocks.empty()) {
     torch::jit::Block* block = blocks.back();
@@ -287,17 +319,34 @@ void inline_as_written(Graph& graph) {
       Node* next = node->next();
       Node* const after = next;
       torch::jit::GraphFunction* callee = nullptr;
-      // Calls through a module interface stay calls, as Inline leaves them.
-      const auto receiver = node->kind() == c10::prim::CallMethod ? node->input(0)->type()->cast<c10::ClassType>()
-                                                                    : nullptr;
-      if (receiver) callee = torch::jit::tryToGraphFunction(receiver->getMethod(node->s(c10::attr::name)));
+      std::shared_ptr<Graph> body;
+      if (node->kind() == c10::prim::CallMethod) {
+        // Calls through a module interface stay calls, as Inline leaves them.
+        if (const auto receiver = node->input(0)->type()->cast<c10::ClassType>()) {
+          callee = torch::jit::tryToGraphFunction(receiver->getMethod(node->s(c10::attr::name)));
+          if (callee != nullptr) body = callee->graph();
+        }
+      } else if (node->kind() == c10::prim::CallFunction) {
+        // As Inline does: the function's optimized graph, which LibTorch
+        // keeps on the function (torch.nn.functional's live for the process).
+        const auto function = node->input(0)->type()->cast<c10::FunctionType>();
+        callee = function ? torch::jit::tryToGraphFunction(*function->function()) : nullptr;
+        if (callee != nullptr) {
+          body = callee->optimized_graph();
+          node->removeInput(0);
+        }
+      }
       if (callee != nullptr) {
+        const Value* receiver = node->kind() == c10::prim::CallMethod ? node->input(0) : nullptr;
+        const auto outer = node->callstack();
+        const auto caller = outer ? receivers.find(innermost_frame(*outer)) : receivers.end();
+        const bool self_call = receiver != nullptr && caller != receivers.end() && caller->second.second == receiver;
         // The callee's nodes land before `next`; they are scanned next.
         Node* before = node->prev();
-        const auto outer = node->callstack();
-        torch::jit::inlineCallTo(node, callee, callee->graph().get());
+        torch::jit::inlineCallTo(node, callee, body.get());
         next = before->next();
-        if (outer) prepend_call_stack(next, after, *outer);
+        InlinedCallStackPtr body_frame = restack(next, after, outer, self_call);
+        if (receiver != nullptr && body_frame) receivers[body_frame.get()] = {body_frame, receiver};
       } else {
         for (torch::jit::Block* nested : node->blocks()) blocks.push_back(nested);
       }
@@ -399,9 +448,10 @@ void fold_convolution_ranks(std::shared_ptr<Graph> graph) {
 }
 
 // A clone of `module` whose forward is `module`'s forward with every call
-// inlined: method calls as written (inline_as_written), function calls by
-// torch::jit::Inline with their optimized graphs, which LibTorch keeps on the
-// function for the process. The inlining runs on a copy of the original's
+// inlined (inline_as_written): method calls as written, function calls with
+// their optimized graphs, which LibTorch keeps on the function for the
+// process. torch::jit::Inline then finds nothing left to inline in a
+// scripted or traced forward, and stays as a guard. The inlining runs on a copy of the original's
 // graph, with the original classes' methods; only then is the graph retyped
 // to the clone's classes. The inlined nodes' call stacks name the original
 // classes and functions, which live as long as their compilation unit: the

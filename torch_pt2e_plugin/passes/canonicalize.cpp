@@ -224,26 +224,6 @@ void fold_attributes(Module& module, bool fold_training) {
   eliminate_dead_code(graph);
 }
 
-// Inlines every method call (prim::CallMethod) with the callee's graph as
-// written, and every function call (prim::CallFunction: torch.nn.functional
-// helpers) with the function's optimized graph as torch::jit::Inline would,
-// outside in, each inlined node's call stack starting with the stack of the
-// call it came from (restack). Inline would use each method's
-// LibTorch-optimized graph, which LibTorch makes once per method on first use:
-// that method's own calls inlined and then peephole (with alias analysis),
-// constant propagation and pooling, so a method that calls submodules has
-// everything beneath it inlined and optimized once more. Nothing reuses that
-// work: the canonical graph is optimized as a whole afterwards. A first
-// ResNet-50 canonicalize spent 30.5 ms in Inline with optimized graphs
-// throughout, 14 ms with its own methods and Sequentials inlined as written
-// (session 18) and ~4 ms with every method inlined as written. What the
-// optimized graphs had done is redone on the whole graph, in linear time:
-// fold_inlined_checks (LibTorch's peephole rules that apply), conv ranks,
-// constant propagation, pooling. On 20 torchvision models (BENCHMARKS.md,
-// session 19) the canonical graphs are the same nodes as before except that
-// inception_v3 keeps a cat of a cat unmerged (as torch.export records it;
-// LibTorch's CombineConcats merged them inside InceptionE.forward) and
-// densenet121 and mobilenet_v2 lose one more len() check.
 using torch::jit::InlinedCallStack;
 using torch::jit::InlinedCallStackPtr;
 
@@ -305,6 +285,27 @@ InlinedCallStackPtr restack(Node* first, Node* end, const c10::optional<InlinedC
   return rebuilt.size() == 1 ? body_frame : InlinedCallStackPtr();
 }
 
+// Inlines every method call (prim::CallMethod) with the callee's graph as
+// written, and every function call (prim::CallFunction: torch.nn.functional
+// helpers) with the function's optimized graph as torch::jit::Inline would,
+// outside in, each inlined node's call stack starting with the stack of the
+// call it came from (restack); calls through a module interface stay calls,
+// as Inline leaves them. Inline would use each method's
+// LibTorch-optimized graph, which LibTorch makes once per method on first use:
+// that method's own calls inlined and then peephole (with alias analysis),
+// constant propagation and pooling, so a method that calls submodules has
+// everything beneath it inlined and optimized once more. Nothing reuses that
+// work: the canonical graph is optimized as a whole afterwards. A first
+// ResNet-50 canonicalize spent 30.5 ms in Inline with optimized graphs
+// throughout, 14 ms with its own methods and Sequentials inlined as written
+// (session 18) and ~4 ms with every method inlined as written. What the
+// optimized graphs had done is redone on the whole graph, in linear time:
+// fold_inlined_checks (LibTorch's peephole rules that apply), conv ranks,
+// constant propagation, pooling. On 20 torchvision models (BENCHMARKS.md,
+// session 19) the canonical graphs are the same nodes as before except that
+// inception_v3 keeps a cat of a cat unmerged (as torch.export records it;
+// LibTorch's CombineConcats merged them inside InceptionE.forward) and
+// densenet121 and mobilenet_v2 lose one more len() check.
 void inline_as_written(Graph& graph) {
   // The receiver of each method call inlined, by the frame its inlined body's
   // call stacks end with: a call in that body on the same receiver is a call
@@ -321,7 +322,6 @@ void inline_as_written(Graph& graph) {
       torch::jit::GraphFunction* callee = nullptr;
       std::shared_ptr<Graph> body;
       if (node->kind() == c10::prim::CallMethod) {
-        // Calls through a module interface stay calls, as Inline leaves them.
         if (const auto receiver = node->input(0)->type()->cast<c10::ClassType>()) {
           callee = torch::jit::tryToGraphFunction(receiver->getMethod(node->s(c10::attr::name)));
           if (callee != nullptr) body = callee->graph();
@@ -382,7 +382,9 @@ bool may_be_written(const Value* value) {
 void fold_inlined_checks(std::shared_ptr<Graph> graph) {
   for (torch::jit::DepthFirstGraphNodeIterator it(graph); Node* node = it.next();) {
     if (node->kind() == c10::prim::unchecked_cast) {
-      if (node->input()->type()->isSubtypeOf(*node->output()->type())) node->output()->replaceAllUsesWith(node->input());
+      if (node->input()->type()->isSubtypeOf(*node->output()->type())) {
+        node->output()->replaceAllUsesWith(node->input());
+      }
       continue;
     }
     if (node->kind() == c10::prim::If) {
@@ -451,9 +453,9 @@ void fold_convolution_ranks(std::shared_ptr<Graph> graph) {
 // inlined (inline_as_written): method calls as written, function calls with
 // their optimized graphs, which LibTorch keeps on the function for the
 // process. torch::jit::Inline then finds nothing left to inline in a
-// scripted or traced forward, and stays as a guard. The inlining runs on a copy of the original's
-// graph, with the original classes' methods; only then is the graph retyped
-// to the clone's classes. The inlined nodes' call stacks name the original
+// scripted or traced forward, and stays as a guard. The inlining runs on a
+// copy of the original's graph, with the original classes' methods; only
+// then is the graph retyped to the clone's classes. The inlined nodes' call stacks name the original
 // classes and functions, which live as long as their compilation unit: the
 // clone's own unit keeps it alive (jit::clone_module).
 Module clone_with_inlined_forward(const Module& module) {

@@ -43,6 +43,38 @@ TEST(WeightArena, TensorsHoldTheirValuesAcrossChunksAndOutliveTheArena) {
   for (size_t i = 0; i < written.size(); ++i) EXPECT_TRUE(at::equal(written[i], expected[i])) << "tensor " << i;
 }
 
+// A chunk whose tensors have all died goes to the process's cache, and the
+// next arena takes it instead of mapping fresh memory; its tensors hold what
+// is written into them. Past kMaxCachedBytes, dead chunks are unmapped.
+TEST(WeightArena, DeadChunksServeTheNextArenaUpToTheLimit) {
+  const int64_t n = int64_t(1) << 20;  // 4 MiB: one 8 MiB chunk
+  size_t before = 0;
+  {
+    WeightArena arena;
+    at::Tensor tensor = arena.empty({n}, at::kFloat);
+    tensor.fill_(1.0f);
+    before = WeightArena::cached_bytes();
+  }
+  const size_t cached = WeightArena::cached_bytes();
+  ASSERT_GT(cached, before);
+  {
+    WeightArena arena;
+    at::Tensor values = at::randn({n});
+    at::Tensor tensor = arena.empty({n}, at::kFloat);
+    EXPECT_EQ(WeightArena::cached_bytes(), before) << "the new arena took the dead chunk";
+    tensor.copy_(values);
+    EXPECT_TRUE(at::equal(tensor, values));
+  }
+  // 320 MiB of dead chunks: the cache keeps at most its limit.
+  {
+    WeightArena arena;
+    std::vector<at::Tensor> tensors;
+    for (int i = 0; i < 80; ++i) tensors.push_back(arena.empty({n}, at::kFloat).fill_(2.0f));
+  }
+  EXPECT_LE(WeightArena::cached_bytes(), WeightArena::kMaxCachedBytes);
+  EXPECT_GE(WeightArena::cached_bytes(), WeightArena::kMaxCachedBytes - (size_t(8) << 20));
+}
+
 // A populate slower than the stall rate (here any: rate 0) switches the arena
 // to small pages in the middle of the tensor that crosses the first huge page
 // judged, and for later tensors; every tensor keeps its values.

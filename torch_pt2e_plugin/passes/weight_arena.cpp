@@ -5,8 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <mutex>
 #include <utility>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
@@ -20,6 +23,9 @@
 #endif
 #ifndef MADV_NOHUGEPAGE
 #define MADV_NOHUGEPAGE 15
+#endif
+#ifndef MADV_FREE
+#define MADV_FREE 8
 #endif
 
 namespace torch_pt2e {
@@ -50,10 +56,95 @@ size_t page_size() {
   return size;
 }
 
+// Pages nothing needs any more: MADV_FREE lets the kernel take them when it
+// needs memory and leaves them mapped, filled, until then, so that memory
+// written into them next costs no page fault. Kernels before 4.5 refuse it;
+// MADV_DONTNEED then returns them at once.
+void release_pages(char* begin, size_t bytes) {
+  if (bytes == 0) return;
+  if (madvise(begin, bytes, MADV_FREE) != 0 && errno == EINVAL) madvise(begin, bytes, MADV_DONTNEED);
+}
+
+// A mapping of a chunk whose tensors have all died, its pages released
+// (release_pages) but not unmapped.
+struct FreeMapping {
+  char* mapping;
+  size_t mapped_bytes;
+  char* base;
+  size_t size;
+};
+
+// Chunks whose tensors have all died, for the next arena: a prepare after
+// another in one process (another model, or the same one again) then writes
+// its folded weights into pages already faulted in, where it would
+// otherwise pay this VM's ~0.34 ms per MiB (small pages) or 0.08-2.2 ms per
+// MiB (huge pages) again: ResNet-50's repeated prepares spent ~30 ms of
+// their ~40 ms fold there (BENCHMARKS.md, session 19). At most
+// WeightArena::kMaxCachedBytes are kept (ResNet-50 folds 94 MB), and their pages are MADV_FREE'd, so the kernel
+// takes them back when memory runs short; reading a page it took gives zeros,
+// and the arena's tensors are uninitialized memory anyway. Chunks die in
+// whatever thread frees their last tensor, hence the lock. The cache lives
+// until the process ends (never destroyed: tensors may die during static
+// destruction).
+class ChunkCache {
+ public:
+  static ChunkCache& instance() {
+    static ChunkCache* cache = new ChunkCache();
+    return *cache;
+  }
+
+  // A cached mapping of exactly `size` usable bytes, if there is one.
+  bool take(size_t size, FreeMapping& out) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = free_.begin(); it != free_.end(); ++it) {
+      if (it->size != size) continue;
+      out = *it;
+      free_.erase(it);
+      cached_bytes_ -= size;
+      return true;
+    }
+    return false;
+  }
+
+  // Keeps `mapping` (its pages already released) or, past the limit,
+  // unmaps it.
+  void give(const FreeMapping& mapping) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (cached_bytes_ + mapping.size <= WeightArena::kMaxCachedBytes) {
+        free_.push_back(mapping);
+        cached_bytes_ += mapping.size;
+        return;
+      }
+    }
+    munmap(mapping.mapping, mapping.mapped_bytes);
+  }
+
+  size_t cached_bytes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return cached_bytes_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<FreeMapping> free_;
+  size_t cached_bytes_ = 0;
+};
+
 }  // namespace
 
 struct WeightArena::Chunk {
   Chunk(size_t bytes, bool huge_pages) {
+    FreeMapping cached{};
+    if (ChunkCache::instance().take(bytes, cached)) {
+      // Its pages keep the huge-page advice they were given.
+      mapping = cached.mapping;
+      mapped_bytes = cached.mapped_bytes;
+      base = cached.base;
+      size = cached.size;
+      reused = true;
+      return;
+    }
     // Over-map by one huge page so the usable part starts on a huge-page
     // boundary, where the kernel can back it with huge pages.
     mapped_bytes = bytes + kHugePage;
@@ -65,7 +156,10 @@ struct WeightArena::Chunk {
     // Advice only: without transparent huge pages the chunk is ordinary memory.
     if (huge_pages) madvise(base, size, MADV_HUGEPAGE);
   }
-  ~Chunk() { munmap(mapping, mapped_bytes); }
+  ~Chunk() {
+    release_pages(base, size);
+    ChunkCache::instance().give({mapping, mapped_bytes, base, size});
+  }
   Chunk(const Chunk&) = delete;
   Chunk& operator=(const Chunk&) = delete;
 
@@ -73,6 +167,8 @@ struct WeightArena::Chunk {
   size_t mapped_bytes = 0;
   char* base = nullptr;
   size_t size = 0;
+  // Taken from the cache: its pages are most likely still there.
+  bool reused = false;
 };
 
 namespace {
@@ -88,6 +184,8 @@ std::pair<char*, size_t> inner_pages(char* begin, size_t bytes) {
 }  // namespace
 
 WeightArena::WeightArena(double stall_ms_per_mib) : stall_ms_per_mib_(stall_ms_per_mib) {}
+
+size_t WeightArena::cached_bytes() { return ChunkCache::instance().cached_bytes(); }
 WeightArena::~WeightArena() = default;
 
 at::Tensor WeightArena::empty(c10::IntArrayRef sizes, c10::ScalarType dtype) {
@@ -107,16 +205,20 @@ at::Tensor WeightArena::empty(c10::IntArrayRef sizes, c10::ScalarType dtype) {
   std::shared_ptr<Chunk> owner = chunk_;
   populate(data, bytes);
   auto release = [owner, bytes](void* pointer) {
-    // Give the tensor's own pages back now; the chunk goes with its last tensor.
+    // Release the tensor's own pages now; the chunk goes with its last tensor.
     const auto dead = inner_pages(static_cast<char*>(pointer), bytes);
-    if (dead.second > 0) madvise(dead.first, dead.second, MADV_DONTNEED);
+    release_pages(dead.first, dead.second);
   };
   return at::from_blob(data, sizes, release, at::TensorOptions().dtype(dtype).device(at::kCPU));
 }
 
 void WeightArena::populate(char* data, size_t bytes) {
   // Kernels before 5.14 refuse MADV_POPULATE_WRITE, and the pages then fault
-  // on first write as usual.
+  // on first write as usual. A reused chunk's pages are left as they are:
+  // walking 94 MB of pages that are there cost ResNet-50's repeated fold
+  // ~5 ms (19 -> 14 ms), and a page the kernel took back faults on first
+  // write.
+  if (chunk_->reused) return;
   auto [begin, length] = inner_pages(data, bytes);
   char* const end = begin + length;
   while (begin < end) {

@@ -5,9 +5,11 @@
 // arena packs the tensors into chunks that ask the kernel for transparent huge
 // pages (one fault per 2 MiB) and fills each tensor's pages in one call
 // (MADV_POPULATE_WRITE); where the kernel offers neither, the memory behaves as
-// ordinary memory. Each tensor returns its pages when it dies, and a chunk is
-// unmapped when its last tensor dies, so the arena never holds memory its
-// tensors no longer need.
+// ordinary memory. Each tensor releases its pages when it dies (MADV_FREE: the
+// kernel takes them back when it needs memory), and a chunk whose tensors have
+// all died is kept for the next arena in this process, up to
+// kMaxCachedBytes in all, so that a later prepare writes into pages already
+// faulted in (see weight_arena.cpp's ChunkCache); past that it is unmapped.
 //
 // Huge pages can be slow to get. On this VM 5 of 70 fresh processes folded
 // ResNet-50 in 224-286 ms instead of 56-108 ms (BENCHMARKS.md, session 17),
@@ -56,6 +58,11 @@ class WeightArena {
 
   // Whether new chunks still ask for huge pages (false after a stall).
   bool huge_pages() const { return huge_pages_; }
+
+  // Bytes of chunks whose tensors have all died, kept in this process for
+  // later arenas (see weight_arena.cpp's ChunkCache); at most kMaxCachedBytes.
+  static size_t cached_bytes();
+  static constexpr size_t kMaxCachedBytes = size_t(256) << 20;
 
   struct Chunk;
 

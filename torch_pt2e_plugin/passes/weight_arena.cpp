@@ -80,9 +80,10 @@ struct FreeMapping {
 // otherwise pay this VM's ~0.34 ms per MiB (small pages) or 0.08-2.2 ms per
 // MiB (huge pages) again: ResNet-50's repeated prepares spent ~30 ms of
 // their ~40 ms fold there (BENCHMARKS.md, session 19). At most
-// WeightArena::kMaxCachedBytes are kept (ResNet-50 folds 94 MB), and their pages are MADV_FREE'd, so the kernel
-// takes them back when memory runs short; reading a page it took gives zeros,
-// and the arena's tensors are uninitialized memory anyway. Chunks die in
+// WeightArena::kMaxCachedBytes are kept (ResNet-50 folds 94 MB), and their
+// pages are MADV_FREE'd, so the kernel takes them back when memory runs
+// short; reading a page it took gives zeros, and the arena's tensors are
+// uninitialized memory anyway. Chunks die in
 // whatever thread frees their last tensor, hence the lock. The cache lives
 // until the process ends (never destroyed: tensors may die during static
 // destruction).
@@ -184,9 +185,9 @@ std::pair<char*, size_t> inner_pages(char* begin, size_t bytes) {
 }  // namespace
 
 WeightArena::WeightArena(double stall_ms_per_mib) : stall_ms_per_mib_(stall_ms_per_mib) {}
+WeightArena::~WeightArena() = default;
 
 size_t WeightArena::cached_bytes() { return ChunkCache::instance().cached_bytes(); }
-WeightArena::~WeightArena() = default;
 
 at::Tensor WeightArena::empty(c10::IntArrayRef sizes, c10::ScalarType dtype) {
   int64_t numel = 1;

@@ -11,8 +11,11 @@ Prints, in one run:
     method graphs that inlining uses, median of --first-runs processes per
     flow, the flows' processes alternating;
   * synthetic scripted graphs of residual Linear+ReLU blocks with about 6k,
-    30k and 100k nodes: prepare and convert time, time per node (flat
-    when the passes are linear in graph size), and what the Python module
+    30k and 100k nodes: prepare and convert time, time per node (which
+    grows from 6k to 100k nodes as the graph outgrows the caches; past them,
+    e.g. from 100k to 200k nodes, it is flat when the passes are linear),
+    the same per node for LibTorch's own linear passes on the same graph and
+    the ratio of the two, and what the Python module
     trees of the prepared and converted modules cost: wrapping as the flow
     does, wrapping and then walking every submodule, and torch's own wrap.
 
@@ -72,14 +75,33 @@ def median_time(fn, repeat):
     return statistics.median(times), statistics.median(user_times), result
 
 
+def canonical_graph(module):
+    """The canonical (inlined) forward graph the passes work on."""
+    return torch.jit._recursive.wrap_cpp_module(torch.ops.torch_pt2e.canonicalize(module._c)).graph
+
+
 def graph_nodes(module) -> int:
     """Nodes of the canonical (inlined) forward graph the passes work on, blocks included."""
-    canonical = torch.jit._recursive.wrap_cpp_module(torch.ops.torch_pt2e.canonicalize(module._c))
-
     def count(nodes):
         return sum(1 + sum(count(block.nodes()) for block in node.blocks()) for node in nodes)
 
-    return count(canonical.graph.nodes())
+    return count(canonical_graph(module).nodes())
+
+
+def libtorch_walk_ns_per_node(graph, nodes, repeat):
+    """Nanoseconds per node of LibTorch's own linear passes on `graph`: a copy, then dead
+    code elimination and tuple lowering on the copy (the best of `repeat`). Their
+    time per node grows with the graph as the flow's does: past the caches every node
+    visited is a cache miss (the reference for the flow's us/node column)."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = CLOCK()
+        copy = graph.copy()
+        torch._C._jit_pass_dce(copy)
+        torch._C._jit_pass_lower_all_tuples(copy)
+        best = min(best, CLOCK() - start)
+        del copy
+    return best / nodes * 1e9
 
 
 def walk(module) -> int:
@@ -306,7 +328,12 @@ def main():
         print(" (named_modules); torch: torch's eager torch.jit._recursive.wrap_cpp_module;")
         print(" calib 1st/2nd: the prepared module's first and second batch; run 1st/2nd: the")
         print(" converted module's; one batch of 2 x 8 values)")
+        print("(LibTorch ns/node: LibTorch's own linear passes on the canonical graph, a copy and")
+        print(" then dead code elimination and tuple lowering; their time per node grows with the")
+        print(" graph too, as the graph outgrows the caches; per-node ratio: the flow's us/node over")
+        print(" theirs, flat or falling when the flow scales as LibTorch's linear passes do)")
         print(f"{'blocks':>7}{'nodes':>8} | {'prepare s':>9} {'convert s':>9} | {'us/node':>8} | "
+              f"{'LibTorch ns/node':>16} {'per-node ratio':>14} | "
               f"{'wrap prep':>9} {'+walk':>7} {'torch':>7} | {'wrap conv':>9} {'+walk':>7} {'torch':>7} | "
               f"{'calib 1st':>9} {'2nd':>6} | {'run 1st':>7} {'2nd':>6}")
         probe = torch.jit.script(ResidualStack(10, width).eval())
@@ -315,11 +342,14 @@ def main():
             blocks = max(1, int(target / nodes_per_block))
             scripted = torch.jit.script(ResidualStack(blocks, width).eval())
             nodes = graph_nodes(scripted)
+            walk_ns = libtorch_walk_ns_per_node(canonical_graph(scripted), nodes, args.repeat)
             example = (torch.randn(2, width),)
             wrap_times, run_times = [], []
             prepare_s, convert_s, _ = time_pt2e(scripted, example, args.repeat, wrap_times, run_times)
+            us_per_node = (prepare_s + convert_s) / nodes * 1e6
             print(f"{blocks:>7}{nodes:>8} | {prepare_s:>9.3f} {convert_s:>9.3f} | "
-                  f"{(prepare_s + convert_s) / nodes * 1e6:>8.1f} | {wrap_times[0]:>9.3f} {wrap_times[1]:>7.3f} "
+                  f"{us_per_node:>8.1f} | {walk_ns:>16.0f} {us_per_node * 1e3 / walk_ns:>14.1f} | "
+                  f"{wrap_times[0]:>9.3f} {wrap_times[1]:>7.3f} "
                   f"{wrap_times[2]:>7.3f} | {wrap_times[3]:>9.3f} {wrap_times[4]:>7.3f} {wrap_times[5]:>7.3f} | "
                   f"{run_times[0]:>9.3f} {run_times[1]:>6.3f} | {run_times[2]:>7.3f} {run_times[3]:>6.3f}",
                   flush=True)

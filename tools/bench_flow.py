@@ -13,7 +13,8 @@ Prints, in one run:
   * synthetic scripted graphs of residual Linear+ReLU blocks with about 6k,
     30k and 100k nodes: prepare and convert time, time per node (which
     grows from 6k to 100k nodes as the graph outgrows the caches; past them,
-    e.g. from 100k to 200k nodes, it is flat when the passes are linear),
+    from 100k to 200k nodes, it is close to flat when the passes are linear:
+    BENCHMARKS.md, session 20),
     the same per node for LibTorch's own linear passes on the same graph and
     the ratio of the two, and what the Python module
     trees of the prepared and converted modules cost: wrapping as the flow
@@ -80,12 +81,17 @@ def canonical_graph(module):
     return torch.jit._recursive.wrap_cpp_module(torch.ops.torch_pt2e.canonicalize(module._c)).graph
 
 
-def graph_nodes(module) -> int:
-    """Nodes of the canonical (inlined) forward graph the passes work on, blocks included."""
+def count_nodes(graph) -> int:
+    """Nodes of `graph`, blocks included."""
     def count(nodes):
         return sum(1 + sum(count(block.nodes()) for block in node.blocks()) for node in nodes)
 
-    return count(canonical_graph(module).nodes())
+    return count(graph.nodes())
+
+
+def graph_nodes(module) -> int:
+    """Nodes of the canonical (inlined) forward graph the passes work on, blocks included."""
+    return count_nodes(canonical_graph(module))
 
 
 def libtorch_walk_ns_per_node(graph, nodes, repeat):
@@ -341,8 +347,10 @@ def main():
         for target in (int(n) for n in args.synthetic_nodes.split(",")):
             blocks = max(1, int(target / nodes_per_block))
             scripted = torch.jit.script(ResidualStack(blocks, width).eval())
-            nodes = graph_nodes(scripted)
-            walk_ns = libtorch_walk_ns_per_node(canonical_graph(scripted), nodes, args.repeat)
+            canonical = canonical_graph(scripted)
+            nodes = count_nodes(canonical)
+            walk_ns = libtorch_walk_ns_per_node(canonical, nodes, args.repeat)
+            del canonical
             example = (torch.randn(2, width),)
             wrap_times, run_times = [], []
             prepare_s, convert_s, _ = time_pt2e(scripted, example, args.repeat, wrap_times, run_times)

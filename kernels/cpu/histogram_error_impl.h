@@ -107,8 +107,60 @@ static inline float exact_remainder(float a, double b) {
   return std::copysign(static_cast<float>(a_d - truncated * b), a);
 }
 
+// Quotients below this in magnitude take floor_divide_fast_chunk.
+constexpr float kFastQuotientLimit = 2097152.0f;  // 2^21
+
+// floor_divide_reference(a[j], b) for j < m without a division, where b > 0
+// (finite) and every |a[j] / b| < 2^21; false (and `out` unspecified) where
+// some a[j] is outside that range, NaN or infinite.
+// There the reference is exactly the floor of the real quotient a / b
+// (CandidateErrors::empty_distances_stay_finite in observers/qparams.cpp
+// shows why), -0 for a = -0 and +0 for other a in [0, b).
+// - In double, y = a * (1 / b) is within |a / b| 2^-51 < 2^-30 of a / b,
+//   with its sign. An a / b that is not an integer is at least 2^-25 from
+//   every nonzero integer n (with a = A 2^ea, b = B 2^eb as in the remainder
+//   comment above, a - n b is a nonzero multiple of 2^min(ea, eb), and |a|
+//   near |n b| needs ea >= eb - 1), so y lies strictly between the same
+//   integers, and truncating it gives trunc(a / b): floor(a / b), or one
+//   more for a negative quotient. For an integer a / b the truncation is
+//   that integer or one off.
+// - The products q * b and (q + 1) * b are exact (|q| <= 2^21 and b's
+//   24-bit significand make at most 45 bits), so two exact comparisons with
+//   a put q right.
+// - The int32 truncation drops zero's sign; the reference's zero has a's.
+// A negative divisor, or a chunk with one larger quotient, goes to
+// floor_divide_chunk's general path.
+static bool floor_divide_fast_chunk(const float* __restrict a, float b, int64_t m, float* __restrict out) {
+  // 2^21 * b is exact unless it overflows to inf, and then every finite a
+  // qualifies, rightly; NaN fails the comparison.
+  const float limit = kFastQuotientLimit * b;
+  int outside = 0;
+  for (int64_t j = 0; j < m; ++j) outside |= std::fabs(a[j]) < limit ? 0 : 1;
+  if (outside != 0) return false;
+  const double b_d = b;
+  const double inverse = 1.0 / b_d;
+  // In loops of their own: GCC 12 vectorizes no loop that mixes float
+  // loads with double arithmetic. (Only the avx512 variant vectorizes the
+  // middle loop: without masked operations GCC will not turn its selects
+  // into blends. Scalar, it still has no division.)
+  double x[kChunk], q[kChunk];
+  for (int64_t j = 0; j < m; ++j) x[j] = a[j];
+  for (int64_t j = 0; j < m; ++j) {
+    double v = static_cast<double>(static_cast<int32_t>(x[j] * inverse));
+    v = v * b_d > x[j] ? v - 1.0 : v;
+    q[j] = (v + 1.0) * b_d <= x[j] ? v + 1.0 : v;
+  }
+  for (int64_t j = 0; j < m; ++j) {
+    const float r = static_cast<float>(q[j]);
+    const float zero = std::copysign(0.0f, a[j]);
+    out[j] = r == 0.0f ? zero : r;
+  }
+  return true;
+}
+
 // floor_divide_reference(a[j], b) for j < m; b finite and nonzero.
 static void floor_divide_chunk(const float* __restrict a, float b, int64_t m, float* __restrict out) {
+  if (b > 0.0f && floor_divide_fast_chunk(a, b, m, out)) return;
   const double b_d = b;
   int inexact = 0;
   for (int64_t j = 0; j < m; ++j) {

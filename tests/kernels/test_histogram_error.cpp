@@ -3,6 +3,7 @@
 // and the vector remainder against std::fmod on hard cases.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -133,6 +134,74 @@ TEST(HistogramErrorLoops, FloorDivideMatchesDefault) {
       }
     }
   }
+}
+
+// Whole runs of dividends whose quotients are below 2^21, which the vector
+// variants divide without a division (floor_divide_fast_chunk): exact
+// multiples of the divisor and their neighbours, zeros of both signs,
+// dividends in (-b, 0) and [0, b), and quotients at the 2^21 limit (one
+// just outside it in the last run), for divisors from subnormal to near the
+// largest float.
+TEST(HistogramErrorLoops, FloorDivideWithoutDivisionMatchesDefault) {
+  std::mt19937 gen(13);
+  std::uniform_int_distribution<uint32_t> any_bits;
+  std::uniform_int_distribution<int> exponent(-149, 100), quotient(-(1 << 21) + 1, (1 << 21) - 1);
+  std::uniform_real_distribution<double> unit(-1.0, 1.0);
+  const auto& reference = cpu::histogram_error_loops_default();
+  std::vector<float> divisors = {1.0f, 0.1f, 3.0f, 1e-45f, 3e-39f, std::numeric_limits<float>::min(), 1e30f,
+                                 std::numeric_limits<float>::max()};
+  for (int k = 0; k < 300; ++k) {
+    divisors.push_back(
+        std::ldexp(1.0f + static_cast<float>(any_bits(gen) % (1 << 23)) / float(1 << 23), exponent(gen)));
+  }
+  int64_t checked = 0;
+  for (float b : divisors) {
+    ASSERT_TRUE(b > 0.0f && std::isfinite(b)) << std::hexfloat << b;
+    std::vector<float> a = {0.0f, -0.0f};
+    for (int k = 0; k < 1022; ++k) {
+      const float multiple = static_cast<float>(quotient(gen) >> (any_bits(gen) % 22)) * b;
+      switch (k % 4) {
+        case 0:
+          a.push_back(multiple);
+          break;
+        case 1:
+          a.push_back(std::nextafter(multiple, kInf));
+          break;
+        case 2:
+          a.push_back(std::nextafter(multiple, -kInf));
+          break;
+        default:  // anywhere in range, many in (-b, b)
+          a.push_back(static_cast<float>(unit(gen) * std::ldexp(static_cast<double>(b), any_bits(gen) % 22)));
+      }
+    }
+    // Products that overflow or flush to zero would leave the range the
+    // fast path takes; keep only dividends with |a / b| < 2^21.
+    a.erase(std::remove_if(a.begin(), a.end(),
+                           [b](float v) { return !(std::fabs(static_cast<double>(v)) < std::ldexp(double(b), 21)); }),
+            a.end());
+    // 2^21 b is the first dividend outside: the largest ones inside lead
+    // (the first run of 64 stays inside); a run of its own ends with it.
+    const float edge = std::ldexp(b, 21);
+    std::vector<float> edge_run;
+    if (std::isfinite(edge)) {
+      a.insert(a.begin(), {std::nextafter(edge, 0.0f), -std::nextafter(edge, 0.0f)});
+      edge_run = {std::nextafter(edge, 0.0f), b, -b, edge};
+    }
+    for (const std::vector<float>* run : {&a, &edge_run}) {
+      std::vector<float> want(run->size()), got(run->size());
+      reference.floor_divide_run(run->data(), b, static_cast<int64_t>(run->size()), want.data());
+      for (const auto* loops : vector_variants()) {
+        loops->floor_divide_run(run->data(), b, static_cast<int64_t>(run->size()), got.data());
+        for (size_t i = 0; i < run->size(); ++i) {
+          ASSERT_TRUE(same_bits(got[i], want[i]))
+              << loops->isa_name << ": floor_divide(" << std::hexfloat << (*run)[i] << ", " << b << ")";
+        }
+        checked += static_cast<int64_t>(run->size());
+      }
+    }
+  }
+  if (vector_variants().empty()) GTEST_SKIP() << "this CPU has neither AVX2 nor AVX-512: no vector variant to check";
+  EXPECT_GT(checked, 300 * 1000);
 }
 
 // The arguments histogram_search_range passes for the candidate

@@ -1,9 +1,12 @@
-// passes/weight_arena: tensors packed into huge-page chunks hold what is
-// written to them, outlive the arena, and give the conv-bn fold the same
-// values as ordinary memory.
+// passes/weight_arena: memory the allocator already has in memory comes
+// first; tensors packed into huge-page chunks hold what is written to them,
+// outlive the arena, and give the conv-bn fold the same values as ordinary
+// memory.
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -21,7 +24,7 @@ using torch_pt2e::passes::WeightArena;
 TEST(WeightArena, TensorsHoldTheirValuesAcrossChunksAndOutliveTheArena) {
   std::vector<at::Tensor> written, expected;
   {
-    WeightArena arena;
+    WeightArena arena(WeightArena::kStallMsPerMiB, /*resident_heap_first=*/false);
     // Small tensors share a chunk, one is larger than a chunk, odd sizes
     // leave tensors unaligned to pages.
     const std::vector<std::vector<int64_t>> shapes = {{3}, {64, 64, 3, 3}, {1000, 1001}, {5, 7}, {2048, 1024, 5}, {1}};
@@ -50,7 +53,7 @@ TEST(WeightArena, DeadChunksServeTheNextArenaUpToTheLimit) {
   const int64_t n = int64_t(1) << 20;  // 4 MiB: one 8 MiB chunk
   size_t before = 0;
   {
-    WeightArena arena;
+    WeightArena arena(WeightArena::kStallMsPerMiB, /*resident_heap_first=*/false);
     at::Tensor tensor = arena.empty({n}, at::kFloat);
     tensor.fill_(1.0f);
     before = WeightArena::cached_bytes();
@@ -58,7 +61,7 @@ TEST(WeightArena, DeadChunksServeTheNextArenaUpToTheLimit) {
   const size_t cached = WeightArena::cached_bytes();
   ASSERT_GT(cached, before);
   {
-    WeightArena arena;
+    WeightArena arena(WeightArena::kStallMsPerMiB, /*resident_heap_first=*/false);
     at::Tensor values = at::randn({n});
     at::Tensor tensor = arena.empty({n}, at::kFloat);
     EXPECT_EQ(WeightArena::cached_bytes(), before) << "the new arena took the dead chunk";
@@ -67,7 +70,7 @@ TEST(WeightArena, DeadChunksServeTheNextArenaUpToTheLimit) {
   }
   // 320 MiB of dead chunks: the cache keeps at most its limit.
   {
-    WeightArena arena;
+    WeightArena arena(WeightArena::kStallMsPerMiB, /*resident_heap_first=*/false);
     std::vector<at::Tensor> tensors;
     for (int i = 0; i < 80; ++i) tensors.push_back(arena.empty({n}, at::kFloat).fill_(2.0f));
   }
@@ -80,7 +83,7 @@ TEST(WeightArena, DeadChunksServeTheNextArenaUpToTheLimit) {
 // judged, and for later tensors; every tensor keeps its values.
 TEST(WeightArena, AStalledPopulateSwitchesToSmallPagesAndKeepsValues) {
   std::vector<at::Tensor> written, expected;
-  WeightArena arena(/*stall_ms_per_mib=*/0.0);
+  WeightArena arena(/*stall_ms_per_mib=*/0.0, /*resident_heap_first=*/false);
   EXPECT_TRUE(arena.huge_pages());
   // Under one huge page in all: no rate is judged yet.
   for (const int64_t n : {1000, 2000, 100000}) {
@@ -100,9 +103,49 @@ TEST(WeightArena, AStalledPopulateSwitchesToSmallPagesAndKeepsValues) {
 
 // Without a stall (no rate can exceed an infinite limit) huge pages stay on.
 TEST(WeightArena, NoStallKeepsHugePages) {
-  WeightArena arena(/*stall_ms_per_mib=*/std::numeric_limits<double>::infinity());
+  WeightArena arena(/*stall_ms_per_mib=*/std::numeric_limits<double>::infinity(), /*resident_heap_first=*/false);
   for (int i = 0; i < 4; ++i) arena.empty({int64_t(1) << 20}, at::kFloat).fill_(1);
   EXPECT_TRUE(arena.huge_pages());
+}
+
+// Memory the process already has comes first: a block the allocator holds
+// in memory (here 16 MiB written and freed, kept by glibc below a raised
+// mmap threshold, a fence block after it) serves the next tensor with no
+// chunk mapped; a tensor the allocator could only give fresh memory for
+// (its own mapping, past the threshold) comes from a chunk.
+TEST(WeightArena, ResidentAllocatorMemoryComesFirst) {
+  ASSERT_EQ(mallopt(M_MMAP_THRESHOLD, 64 << 20), 1);
+  ASSERT_EQ(mallopt(M_TRIM_THRESHOLD, 256 << 20), 1);
+  const size_t block = size_t(16) << 20;
+  char* warm = static_cast<char*>(std::malloc(block));
+  ASSERT_NE(warm, nullptr);
+  // Through a volatile pointer: a memset right before free is a dead store to
+  // the compiler.
+  volatile char* touch = warm;
+  for (size_t i = 0; i < block; i += 4096) touch[i] = 1;
+  void* fence = std::malloc(4096);
+  std::free(warm);
+  {
+    WeightArena arena;
+    at::Tensor tensor = arena.empty({int64_t(1) << 21}, at::kFloat);  // 8 MiB
+    EXPECT_EQ(arena.heap_tensors(), 1) << "the freed block was in memory";
+    const at::Tensor values = at::randn({int64_t(1) << 21});
+    tensor.copy_(values);
+    EXPECT_TRUE(at::equal(tensor, values));
+  }
+  // Larger than any free block, past the threshold: glibc maps it afresh, and
+  // nothing there is in memory.
+  ASSERT_EQ(mallopt(M_MMAP_THRESHOLD, 128 << 10), 1);
+  {
+    WeightArena arena;
+    at::Tensor tensor = arena.empty({int64_t(1) << 23}, at::kFloat);  // 32 MiB
+    EXPECT_EQ(arena.heap_tensors(), 0) << "fresh memory goes to the arena's chunks";
+    const at::Tensor values = at::randn({int64_t(1) << 23});
+    tensor.copy_(values);
+    EXPECT_TRUE(at::equal(tensor, values));
+  }
+  std::free(fence);
+  ASSERT_EQ(mallopt(M_TRIM_THRESHOLD, 128 << 10), 1);
 }
 
 TEST(WeightArena, EmptyAndOtherDtypes) {

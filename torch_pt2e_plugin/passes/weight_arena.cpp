@@ -184,7 +184,47 @@ std::pair<char*, size_t> inner_pages(char* begin, size_t bytes) {
 
 }  // namespace
 
-WeightArena::WeightArena(double stall_ms_per_mib) : stall_ms_per_mib_(stall_ms_per_mib) {}
+namespace {
+
+// Whether at least half of the whole pages in [begin, begin + bytes) are in
+// memory (mincore; a tensor's pages shared with its neighbours are theirs),
+// and [first_missing, end_missing): from the first page that is not to the
+// end of the last (both null when all are).
+struct Residency {
+  bool mostly_resident = false;
+  char* first_missing = nullptr;
+  char* end_missing = nullptr;
+};
+
+Residency residency(char* begin, size_t bytes) {
+  Residency result;
+  const auto [first, length] = inner_pages(begin, bytes);
+  const size_t page = page_size();
+  const size_t pages = length / page;
+  if (pages == 0) {
+    result.mostly_resident = true;  // nothing of its own to fault in
+    return result;
+  }
+  thread_local std::vector<unsigned char> present;
+  present.resize(pages);
+  if (mincore(first, length, present.data()) != 0) return result;  // unknown: not taken
+  size_t resident = 0;
+  for (size_t i = 0; i < pages; ++i) {
+    if (present[i] & 1) {
+      ++resident;
+    } else {
+      if (result.first_missing == nullptr) result.first_missing = first + i * page;
+      result.end_missing = first + (i + 1) * page;
+    }
+  }
+  result.mostly_resident = 2 * resident >= pages;
+  return result;
+}
+
+}  // namespace
+
+WeightArena::WeightArena(double stall_ms_per_mib, bool resident_heap_first)
+    : stall_ms_per_mib_(stall_ms_per_mib), resident_heap_first_(resident_heap_first) {}
 WeightArena::~WeightArena() = default;
 
 size_t WeightArena::cached_bytes() { return ChunkCache::instance().cached_bytes(); }
@@ -196,6 +236,21 @@ at::Tensor WeightArena::empty(c10::IntArrayRef sizes, c10::ScalarType dtype) {
     numel *= size;
   }
   const size_t bytes = static_cast<size_t>(numel) * c10::elementSize(dtype);
+  if (resident_heap_first_) {
+    at::Tensor tensor = at::empty(sizes, at::TensorOptions().dtype(dtype).device(at::kCPU));
+    const Residency where = residency(static_cast<char*>(tensor.data_ptr()), bytes);
+    if (where.mostly_resident) {
+      // Kernels before 5.14 refuse the populate; those pages then fault on
+      // first write.
+      if (where.first_missing != nullptr) {
+        madvise(where.first_missing, static_cast<size_t>(where.end_missing - where.first_missing),
+                MADV_POPULATE_WRITE);
+      }
+      ++heap_tensors_;
+      return tensor;
+    }
+    // Fresh memory (freed here, to the allocator): the arena's is cheaper.
+  }
   const size_t reserved = std::max(round_up(bytes, kAlignment), kAlignment);
   if (!chunk_ || used_ + reserved > chunk_->size) {
     chunk_ = std::make_shared<Chunk>(std::max(kChunkBytes, round_up(reserved, kHugePage)), huge_pages_);

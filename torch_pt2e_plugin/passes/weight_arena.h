@@ -1,5 +1,6 @@
-// Fresh CPU memory for the many large tensors one pass creates and keeps
-// (conv-bn folded weights). Freshly mapped memory costs a page fault per 4 KiB
+// CPU memory for the many large tensors one pass creates and keeps (conv-bn
+// folded weights): memory the process already holds where it can (below),
+// else fresh memory. Freshly mapped memory costs a page fault per 4 KiB
 // page on its first write; on virtual machines a fault costs 10-20 us, so
 // writing ResNet-50's 94 MB of folded weights spent 0.3 s in faults alone. The
 // arena packs the tensors into chunks that ask the kernel for transparent huge
@@ -10,6 +11,18 @@
 // all died is kept for the next arena in this process, up to
 // kMaxCachedBytes in all, so that a later prepare writes into pages already
 // faulted in (see weight_arena.cpp's ChunkCache); past that it is unmapped.
+//
+// Memory the process already has comes first: each tensor is first asked of
+// the CPU allocator (at::empty), and kept when mincore says at least half of
+// its pages are in memory (the rest, if any, populated in one call); else it
+// goes back and the arena's chunks give it. A process that has run anything
+// before holds such memory: blocks freed to glibc stay mapped, and once
+// a large block has been freed glibc serves blocks of that size from its
+// heap rather than from fresh mappings. In bench_flow's first-run processes
+// (after both flows' warm-up, a model loaded), glibc held 106 MB free, and
+// ResNet-50's fold went from 48-63 ms with 21.9k page faults in fresh
+// small pages (this VM's slow phase) to 19-23 ms with 1.7k-3.8k faults
+// (BENCHMARKS.md, session 20). Fresh memory still takes the arena's path.
 //
 // Huge pages can be slow to get. On this VM 5 of 70 fresh processes folded
 // ResNet-50 in 224-286 ms instead of 56-108 ms (BENCHMARKS.md, session 17),
@@ -48,7 +61,9 @@ class WeightArena {
   // measured here.
   static constexpr double kStallMsPerMiB = 1.0;
 
-  explicit WeightArena(double stall_ms_per_mib = kStallMsPerMiB);
+  // With `resident_heap_first`, a tensor comes from the CPU allocator when
+  // at least half of its pages are already in memory (see below).
+  explicit WeightArena(double stall_ms_per_mib = kStallMsPerMiB, bool resident_heap_first = true);
   ~WeightArena();
   WeightArena(const WeightArena&) = delete;
   WeightArena& operator=(const WeightArena&) = delete;
@@ -58,6 +73,9 @@ class WeightArena {
 
   // Whether new chunks still ask for huge pages (false after a stall).
   bool huge_pages() const { return huge_pages_; }
+
+  // Tensors this arena took from the CPU allocator (resident_heap_first).
+  int64_t heap_tensors() const { return heap_tensors_; }
 
   // Bytes of chunks whose tensors have all died, kept in this process for
   // later arenas (see weight_arena.cpp's ChunkCache); at most kMaxCachedBytes.
@@ -73,6 +91,8 @@ class WeightArena {
   std::shared_ptr<Chunk> chunk_;
   size_t used_ = 0;
   double stall_ms_per_mib_;
+  bool resident_heap_first_;
+  int64_t heap_tensors_ = 0;
   bool huge_pages_ = true;
   // Populate time and bytes since the last rate check.
   double timed_ms_ = 0;

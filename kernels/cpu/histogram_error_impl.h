@@ -140,9 +140,9 @@ static bool floor_divide_fast_chunk(const float* __restrict a, float b, int64_t 
   const double b_d = b;
   const double inverse = 1.0 / b_d;
   // In loops of their own: GCC 12 vectorizes no loop that mixes float
-  // loads with double arithmetic. (Only the avx512 variant vectorizes the
-  // middle loop: without masked operations GCC will not turn its selects
-  // into blends. Scalar, it still has no division.)
+  // loads with double arithmetic. (It vectorizes the middle loop only in the
+  // avx512 variant; for avx2 and the default it reports "control flow in
+  // loop" and leaves it scalar, which still has no division.)
   double x[kChunk], q[kChunk];
   for (int64_t j = 0; j < m; ++j) x[j] = a[j];
   for (int64_t j = 0; j < m; ++j) {

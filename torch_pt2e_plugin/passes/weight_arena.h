@@ -62,7 +62,7 @@ class WeightArena {
   static constexpr double kStallMsPerMiB = 1.0;
 
   // With `resident_heap_first`, a tensor comes from the CPU allocator when
-  // at least half of its pages are already in memory (see below).
+  // at least half of its pages are already in memory (the file comment).
   explicit WeightArena(double stall_ms_per_mib = kStallMsPerMiB, bool resident_heap_first = true);
   ~WeightArena();
   WeightArena(const WeightArena&) = delete;

@@ -125,25 +125,21 @@ TEST(WeightArena, ResidentAllocatorMemoryComesFirst) {
   for (size_t i = 0; i < block; i += 4096) touch[i] = 1;
   void* fence = std::malloc(4096);
   std::free(warm);
-  {
+  // One arena's tensor of n floats: from the allocator or not, as expected,
+  // and holding what is written into it.
+  auto check = [](int64_t n, int64_t heap_tensors, const char* why) {
     WeightArena arena;
-    at::Tensor tensor = arena.empty({int64_t(1) << 21}, at::kFloat);  // 8 MiB
-    EXPECT_EQ(arena.heap_tensors(), 1) << "the freed block was in memory";
-    const at::Tensor values = at::randn({int64_t(1) << 21});
+    at::Tensor tensor = arena.empty({n}, at::kFloat);
+    EXPECT_EQ(arena.heap_tensors(), heap_tensors) << why;
+    const at::Tensor values = at::randn({n});
     tensor.copy_(values);
-    EXPECT_TRUE(at::equal(tensor, values));
-  }
+    EXPECT_TRUE(at::equal(tensor, values)) << why;
+  };
+  check(int64_t(1) << 21, 1, "8 MiB: the freed block was in memory");
   // Larger than any free block, past the threshold: glibc maps it afresh, and
   // nothing there is in memory.
   ASSERT_EQ(mallopt(M_MMAP_THRESHOLD, 128 << 10), 1);
-  {
-    WeightArena arena;
-    at::Tensor tensor = arena.empty({int64_t(1) << 23}, at::kFloat);  // 32 MiB
-    EXPECT_EQ(arena.heap_tensors(), 0) << "fresh memory goes to the arena's chunks";
-    const at::Tensor values = at::randn({int64_t(1) << 23});
-    tensor.copy_(values);
-    EXPECT_TRUE(at::equal(tensor, values));
-  }
+  check(int64_t(1) << 23, 0, "32 MiB: fresh memory goes to the arena's chunks");
   std::free(fence);
   ASSERT_EQ(mallopt(M_TRIM_THRESHOLD, 128 << 10), 1);
 }

@@ -295,8 +295,9 @@ def main():
 
         print("Scripted torchvision models (s; ratio = PT2E / quantize_jit)")
         print("(user ratio: the same totals in user CPU only; system time here is mostly the first")
-        print(" write to freshly mapped memory, e.g. the folded conv weights, which costs this virtual")
-        print(" machine about 4 ms per MB and varies from run to run; see BENCHMARKS.md)")
+        print(" write to freshly mapped memory, which costs this virtual machine 0.1-2 ms per MB and")
+        print(" varies from run to run; the folded conv weights take memory the process already has")
+        print(" where they can; see BENCHMARKS.md)")
         print("(1st: each flow's first prepare and convert of a model never run, in a process of its")
         print(" own after the same warm-up of both flows on other models, median of --first-runs")
         print(" processes per flow: LibTorch has not yet optimized the graphs of the submodules'")
